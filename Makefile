@@ -1,0 +1,45 @@
+# Two commands on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+
+.PHONY: run test lint types pytest bench bench-engine bench-http clean
+
+$(VENV)/.run: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[fastapi,watch]'
+	touch $@
+
+$(VENV)/.dev: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@ $(VENV)/.run
+
+run: $(VENV)/.run
+	$(PY) -m loopsafe demo
+
+test: $(VENV)/.dev lint types pytest
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+
+types: $(VENV)/.dev
+	$(BIN)/mypy
+
+pytest: $(VENV)/.dev
+	$(BIN)/pytest
+
+bench-engine: $(VENV)/.dev
+	$(PY) -m loopsafe.bench engine
+
+bench-http: $(VENV)/.dev
+	$(PY) -m loopsafe.bench http
+
+bench: bench-http
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -1,0 +1,3 @@
+from loopsafe.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Benchmarks: `python -m loopsafe.bench engine|http`."""

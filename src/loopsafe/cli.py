@@ -1,0 +1,23 @@
+"""The ``loopsafe`` command: ``loopsafe demo``, ``loopsafe lint PATH...``."""
+
+from __future__ import annotations
+
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if not args or args[0] in {"-h", "--help"}:
+        print("usage: loopsafe {demo,lint} ...")
+        return 0 if args else 2
+    command, rest = args[0], args[1:]
+    if command == "lint":
+        from loopsafe.watch.lint.cli import main as lint_main
+
+        return lint_main(rest)
+    if command == "demo":
+        from loopsafe.demo import main as demo_main
+
+        return demo_main(rest)
+    print(f"loopsafe: unknown command {command!r} (expected demo or lint)", file=sys.stderr)
+    return 2

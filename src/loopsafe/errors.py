@@ -1,0 +1,104 @@
+"""The one exception hierarchy of loopsafe.
+
+Every error the library raises is a :class:`loopsafe.Error`. Errors say what
+happened and, where there is one, what to do about it. Errors about a statement
+carry the statement text but never its parameter values (they may be secrets).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "Busy",
+    "Closed",
+    "Corrupt",
+    "DiskFull",
+    "Error",
+    "IntegrityError",
+    "Interrupted",
+    "Overloaded",
+    "ParameterError",
+    "ReadOnly",
+    "SQLError",
+    "CannotOpen",
+    "Timeout",
+    "TransactionError",
+]
+
+
+class Error(Exception):
+    """Base class of every loopsafe error."""
+
+
+class SQLError(Error):
+    """SQLite rejected a statement (syntax, missing table, bad value, ...).
+
+    ``statement`` is the SQL text; parameter values are never included.
+    ``code`` is SQLite's error name (``"SQLITE_ERROR"``, ...) when known.
+    """
+
+    def __init__(self, message: str, statement: str | None = None, code: str | None = None):
+        super().__init__(message)
+        self.statement = statement
+        self.code = code
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        if self.statement is not None:
+            shown = self.statement if len(self.statement) <= 200 else self.statement[:200] + "..."
+            text = f"{text} (statement: {shown!r})"
+        return text
+
+
+class IntegrityError(SQLError):
+    """A constraint failed (UNIQUE, NOT NULL, CHECK, FOREIGN KEY)."""
+
+
+class ParameterError(SQLError):
+    """The parameters do not fit the statement: wrong count, or a type SQLite can't store."""
+
+
+class TransactionError(SQLError):
+    """Transactions used wrongly, e.g. a ``BEGIN`` sent through ``execute``.
+
+    Use ``async with db.transaction():`` instead of transaction statements.
+    """
+
+
+class Busy(Error):
+    """Another connection held the write lock for longer than the busy timeout."""
+
+
+class ReadOnly(Error):
+    """A write was attempted on a database (or connection) that only allows reads."""
+
+
+class CannotOpen(Error):
+    """The database file could not be opened: missing directory, permissions, ..."""
+
+
+class Corrupt(Error):
+    """The file is not a SQLite database, or the database is damaged."""
+
+
+class DiskFull(Error):
+    """The disk (or a size limit) is full; the write was rolled back."""
+
+
+class Overloaded(Error):
+    """The lane's queue is full: the call was refused at once, nothing ran.
+
+    Retry later (HTTP services answer 503 with ``Retry-After``), or pass
+    ``wait=True`` to queue for a free slot up to the call's timeout.
+    """
+
+
+class Timeout(Error, TimeoutError):
+    """The call's deadline passed. Its statement was stopped and rolled back."""
+
+
+class Interrupted(Error):
+    """The statement was stopped because its caller went away (cancelled or closed)."""
+
+
+class Closed(Error):
+    """The Database is closed (or closing) and takes no more calls."""

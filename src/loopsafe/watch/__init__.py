@@ -1,0 +1,1 @@
+"""Watch tools: see a blocked event loop (monitor, pytest plugin, lint)."""

@@ -1,0 +1,1 @@
+"""pytest plugin: fail a test whose event loop was blocked (opt-in)."""
