@@ -1,0 +1,67 @@
+"""A reader thread: takes reads from the shared read queue, one at a time."""
+
+from __future__ import annotations
+
+import queue
+import sqlite3
+from typing import Any
+
+from loopsafe.engine._request import ITERATE, Request
+from loopsafe.engine._worker import STOP, Worker
+
+
+class Reader(Worker):
+    """Serves the read lane with its own ``query_only`` connection."""
+
+    def __init__(self, *args: Any, source: queue.SimpleQueue[Any], iterators: set[Any]) -> None:
+        super().__init__(*args)
+        self.source = source
+        self.iterators = iterators
+
+    def serve(self, conn: sqlite3.Connection) -> None:
+        get = self.source.get
+        post = self.completions.post
+        execute = self.execute
+        while True:
+            req = get()
+            if req is STOP:
+                return
+            if req.op == ITERATE:
+                self.iterate(conn, req)
+                continue
+            execute(conn, req)
+            post(req)
+
+    def iterate(self, conn: sqlite3.Connection, req: Request) -> None:
+        """Stream a cursor in chunks. The reader stays with this cursor until it is exhausted,
+        closed by its consumer, or left idle past ``iterate_idle_timeout``."""
+        chunk: int = req.arg[0]
+        channel: queue.SimpleQueue[Request | None] = req.arg[1]
+        self.iterators.add(channel)
+        cursor: sqlite3.Cursor | None = None
+        try:
+            if not self.guard(req, conn.execute, req.sql, req.params):
+                self.completions.post(req)
+                return
+            cursor = req.result
+            step = req
+            while True:
+                if not self.guard(step, cursor.fetchmany, chunk):
+                    self.completions.post(step)
+                    return
+                rows = step.result
+                step.result = (rows, len(rows) == chunk)
+                self.completions.post(step)
+                if len(rows) < chunk:
+                    return
+                try:
+                    nxt = channel.get(timeout=self.options.iterate_idle_timeout)
+                except queue.Empty:
+                    return  # the consumer walked away without closing
+                if nxt is STOP:
+                    return
+                step = nxt
+        finally:
+            self.iterators.discard(channel)
+            if cursor is not None:
+                cursor.close()

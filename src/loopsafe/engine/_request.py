@@ -1,0 +1,103 @@
+"""One call on its way from a task to a connection thread and back."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+# Operations. Small ints keep dispatch in the worker threads cheap.
+FETCHONE = 0
+FETCHALL = 1
+FETCHVAL = 2
+EXECUTE = 3
+EXECUTEMANY = 4
+CALL = 5  # run a user callable with the connection
+ITERATE = 6  # open a cursor and stream it in chunks
+TRANSACTION = 7  # take the writer for one task's transaction
+SAVEPOINT = 8
+RELEASE = 9
+ROLLBACK_TO = 10
+COMMIT = 11
+ROLLBACK = 12
+
+Params = Sequence[Any] | dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ExecuteResult:
+    """What ``execute`` / ``executemany`` report: rows changed and the last inserted rowid."""
+
+    rowcount: int
+    lastrowid: int | None
+
+
+class Request:
+    """A call in flight. The loop thread creates it; exactly one worker thread fills it in.
+
+    ``cancelled`` is written by the loop thread and read by the worker (and its progress
+    handler) so a call whose caller went away stops at the next check.
+    """
+
+    __slots__ = (
+        "arg",
+        "cancelled",
+        "deadline",
+        "error",
+        "fut",
+        "lane",
+        "op",
+        "params",
+        "result",
+        "sql",
+        "timed_out",
+    )
+
+    def __init__(
+        self,
+        op: int,
+        sql: str,
+        params: Any,
+        fut: asyncio.Future[Any],
+        deadline: float | None,
+        lane: Any = None,
+        arg: Any = None,
+    ) -> None:
+        self.op = op
+        self.sql = sql
+        self.params = params
+        self.fut = fut
+        self.deadline = deadline
+        self.lane = lane
+        self.arg = arg
+        self.cancelled = False
+        self.timed_out = False
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+
+def run(conn: sqlite3.Connection, req: Request) -> Any:
+    """Run one plain operation on ``conn`` (in a worker thread) and return its result."""
+    op = req.op
+    if op == FETCHONE:
+        return conn.execute(req.sql, req.params).fetchone()
+    if op == FETCHALL:
+        return conn.execute(req.sql, req.params).fetchall()
+    if op == FETCHVAL:
+        row = conn.execute(req.sql, req.params).fetchone()
+        if row is None:
+            return None
+        return next(iter(row.values())) if isinstance(row, dict) else row[0]
+    if op == EXECUTE:
+        cur = conn.execute(req.sql, req.params)
+        return ExecuteResult(cur.rowcount, cur.lastrowid)
+    if op == EXECUTEMANY:
+        params: Iterable[Params] = req.params
+        cur = conn.executemany(req.sql, params)
+        return ExecuteResult(cur.rowcount, cur.lastrowid)
+    if op == CALL:
+        fn: Callable[[sqlite3.Connection], Any] = req.arg
+        return fn(conn)
+    raise AssertionError(f"operation {op} is not a plain operation")

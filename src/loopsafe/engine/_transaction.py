@@ -1,0 +1,133 @@
+"""``async with db.transaction():`` — one task's calls in one transaction on the writer."""
+
+from __future__ import annotations
+
+import asyncio
+from contextvars import ContextVar, Token
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from loopsafe import errors
+from loopsafe.engine._request import COMMIT, RELEASE, ROLLBACK, ROLLBACK_TO, SAVEPOINT, TRANSACTION
+from loopsafe.engine._writer import TxnChannel
+
+if TYPE_CHECKING:
+    from loopsafe.engine.database import Database
+
+
+class TransactionState:
+    """The open transaction of one task: the channel to the writer and the nesting depth."""
+
+    __slots__ = ("channel", "db", "depth", "owner")
+
+    def __init__(self, db: Database, owner: asyncio.Task[Any] | None, channel: TxnChannel) -> None:
+        self.db = db
+        self.owner = owner
+        self.channel = channel
+        self.depth = 0
+
+    async def call(
+        self, op: int, sql: str, params: Any, timeout: float | None, arg: Any = None
+    ) -> Any:
+        """Run one call on the writer inside this transaction (no queue admission: the
+        transaction already holds the writer)."""
+        db = self.db
+        if timeout is None:
+            timeout = db.options.timeout
+        req = db._request(op, sql, params, timeout, None, arg)
+        channel = self.channel
+        with channel.lock:
+            if channel.dead is not None:
+                raise channel.dead
+            channel.queue.put(req)
+        return await db._wait(req, timeout)
+
+
+class Transaction:
+    """The async context manager returned by ``Database.transaction()``."""
+
+    def __init__(
+        self, db: Database, var: ContextVar[TransactionState | None], timeout: float | None
+    ) -> None:
+        self._db = db
+        self._var = var
+        self._timeout = timeout
+        self._state: TransactionState | None = None
+        self._token: Token[TransactionState | None] | None = None
+        self._nested = False
+
+    async def __aenter__(self) -> None:
+        if self._state is not None:
+            raise errors.TransactionError("this transaction() block is already in use")
+        db = self._db
+        task = asyncio.current_task()
+        state = self._var.get()
+        if state is not None and state.db is db and state.owner is task:
+            self._nested = True
+            await state.call(SAVEPOINT, "", None, None)
+            state.depth += 1
+            self._state = state
+            return
+        if db.closed:
+            raise errors.Closed("the Database is closed")
+        if db.options.readonly:
+            raise errors.ReadOnly("the Database was opened with readonly=True")
+        channel = TxnChannel(self._timeout)
+        state = TransactionState(db, task, channel)
+        lane = db._write
+        if lane.inflight >= lane.limit:
+            raise lane.overloaded()
+        req = db._request(TRANSACTION, "", None, None, lane, channel)
+        lane.inflight += 1
+        lane.queue.put(req)
+        try:
+            await db._wait(req, None)
+        except asyncio.CancelledError:
+            # Cancelled while waiting for the writer: if BEGIN happens anyway, end it at once.
+            channel.queue.put(_ending(db, ROLLBACK))
+            raise
+        self._state = state
+        self._token = self._var.set(state)
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        state, self._state = self._state, None
+        if state is None:
+            return
+        if self._nested:
+            state.depth -= 1
+            if et is None:
+                await state.call(RELEASE, "", None, None)
+            else:
+                await _quietly(state.call(ROLLBACK_TO, "", None, None))
+            return
+        if self._token is not None:
+            self._var.reset(self._token)
+            self._token = None
+        end = _ending(self._db, COMMIT if et is None else ROLLBACK)
+        channel = state.channel
+        with channel.lock:
+            if channel.dead is not None:
+                if et is None:
+                    raise channel.dead
+                return
+            channel.queue.put(end)
+        if et is None:
+            # Shielded: once COMMIT is sent, its outcome is reported even if we are cancelled.
+            await asyncio.shield(end.fut)
+        else:
+            await _quietly(asyncio.shield(end.fut))
+
+
+def _ending(db: Database, op: int) -> Any:
+    return db._request(op, "", None, None, None, None)
+
+
+async def _quietly(awaitable: Any) -> None:
+    # Rolling back after an error: the original exception is what the caller must see.
+    try:
+        await awaitable
+    except errors.Error:
+        pass
+

@@ -1,0 +1,59 @@
+"""Results back to the event loop: one wake-up of the loop for many finished calls."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable
+
+from loopsafe.engine._request import Request
+
+
+class Completions:
+    """Worker threads ``post`` finished requests; the loop resolves them in batches.
+
+    A worker only asks the loop to wake (``call_soon_threadsafe``, a syscall and a context
+    switch) when no wake-up is already pending, so a burst of completions costs one wake-up.
+    The flag is cleared *before* the deque is drained, so an item appended during a drain
+    either is seen by that drain or schedules the next one: nothing is ever stranded.
+    """
+
+    __slots__ = ("_done", "_loop", "_on_drained", "_scheduled", "closed_loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, on_drained: Callable[[], None]) -> None:
+        self._loop = loop
+        self._done: deque[Request] = deque()
+        self._scheduled = False
+        self._on_drained = on_drained
+        self.closed_loop = False
+
+    def post(self, req: Request) -> None:
+        """Hand a finished request to the loop (any thread)."""
+        self._done.append(req)
+        if not self._scheduled:
+            self._scheduled = True
+            try:
+                self._loop.call_soon_threadsafe(self._drain)
+            except RuntimeError:
+                # The loop is closed: nobody can be awaiting these results any more.
+                self.closed_loop = True
+                self._done.clear()
+
+    def _drain(self) -> None:
+        self._scheduled = False
+        done = self._done
+        popleft = done.popleft
+        while done:
+            req = popleft()
+            lane = req.lane
+            if lane is not None:
+                lane.inflight -= 1
+            fut = req.fut
+            if fut.done():
+                continue  # the caller timed out or was cancelled meanwhile
+            error = req.error
+            if error is None:
+                fut.set_result(req.result)
+            else:
+                fut.set_exception(error)
+        self._on_drained()
