@@ -10,6 +10,9 @@ from loopsafe.engine._request import ITERATE, Request
 from loopsafe.engine._worker import STOP, Worker
 
 
+BATCH = 32  # most reads one reader takes at once
+
+
 class Reader(Worker):
     """Serves the read lane with its own ``query_only`` connection."""
 
@@ -19,18 +22,35 @@ class Reader(Worker):
         self.iterators = iterators
 
     def serve(self, conn: sqlite3.Connection) -> None:
-        get = self.source.get
-        post = self.completions.post
+        source = self.source
+        get, empty, get_nowait = source.get, source.empty, source.get_nowait
+        post_many = self.completions.post_many
         execute = self.execute
         while True:
-            req = get()
-            if req is STOP:
-                return
-            if req.op == ITERATE:
-                self.iterate(conn, req)
-                continue
-            execute(conn, req)
-            post(req)
+            batch = [get()]
+            # Take what is already queued (a share, so other readers get work too) and
+            # report it in one wake-up of the loop: fewer wake-ups, fewer GIL hand-offs.
+            while len(batch) < BATCH and not empty():
+                try:
+                    batch.append(get_nowait())
+                except queue.Empty:
+                    break
+            done: list[Request] = []
+            for req in batch:
+                if req is STOP:
+                    post_many(done)
+                    for rest in batch[batch.index(req) + 1 :]:
+                        if rest is not STOP:
+                            source.put(rest)  # another reader will take it
+                    return
+                if req.op == ITERATE:
+                    post_many(done)
+                    done = []
+                    self.iterate(conn, req)
+                    continue
+                execute(conn, req)
+                done.append(req)
+            post_many(done)
 
     def iterate(self, conn: sqlite3.Connection, req: Request) -> None:
         """Stream a cursor in chunks. The reader stays with this cursor until it is exhausted,

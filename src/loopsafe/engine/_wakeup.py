@@ -39,6 +39,17 @@ class Completions:
                 self.closed_loop = True
                 self._done.clear()
 
+    def post_many(self, reqs: list[Request]) -> None:
+        """Hand several finished requests to the loop at once (any thread)."""
+        self._done.extend(reqs)
+        if not self._scheduled:
+            self._scheduled = True
+            try:
+                self._loop.call_soon_threadsafe(self._drain)
+            except RuntimeError:
+                self.closed_loop = True
+                self._done.clear()
+
     def _drain(self) -> None:
         self._scheduled = False
         done = self._done
