@@ -40,8 +40,7 @@ class Reader(Worker):
                 if req is STOP:
                     post_many(done)
                     for rest in batch[batch.index(req) + 1 :]:
-                        if rest is not STOP:
-                            source.put(rest)  # another reader will take it
+                        source.put(rest)  # another reader will take it (or its own STOP)
                     return
                 if req.op == ITERATE:
                     post_many(done)
