@@ -13,7 +13,9 @@ import loopsafe
 
 async def test_execute_reports_rowcount_and_lastrowid(db: loopsafe.Database) -> None:
     first = await db.execute("INSERT INTO items (name, n) VALUES (?, ?)", ("a", 1))
-    second = await db.execute("INSERT INTO items (name, n) VALUES (:name, :n)", {"name": "b", "n": 2})
+    second = await db.execute(
+        "INSERT INTO items (name, n) VALUES (:name, :n)", {"name": "b", "n": 2}
+    )
     assert first == loopsafe.ExecuteResult(rowcount=1, lastrowid=1)
     assert second.lastrowid == 2
     changed = await db.execute("UPDATE items SET n = n + 10")
@@ -49,7 +51,9 @@ async def test_with_clause_writes_are_routed_to_the_writer(db: loopsafe.Database
 
 
 async def test_iterate_streams_every_row_in_order(db: loopsafe.Database) -> None:
-    await db.executemany("INSERT INTO items (name, n) VALUES (?, ?)", [(f"i{i}", i) for i in range(1000)])
+    await db.executemany(
+        "INSERT INTO items (name, n) VALUES (?, ?)", [(f"i{i}", i) for i in range(1000)]
+    )
     seen = [row[0] async for row in db.iterate("SELECT n FROM items ORDER BY n", chunk=64)]
     assert seen == list(range(1000))
 

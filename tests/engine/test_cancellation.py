@@ -65,7 +65,9 @@ async def test_write_cancelled_mid_batch_leaves_the_others_committed(path: Path)
         slow = asyncio.create_task(
             db.execute(ENDLESS.replace("SELECT count(*) FROM c", "INSERT INTO t SELECT -x FROM c"))
         )
-        quick = [asyncio.create_task(db.execute("INSERT INTO t VALUES (?)", (i,))) for i in range(20)]
+        quick = [
+            asyncio.create_task(db.execute("INSERT INTO t VALUES (?)", (i,))) for i in range(20)
+        ]
         await asyncio.sleep(0.05)
         slow.cancel()
         await asyncio.gather(*quick)

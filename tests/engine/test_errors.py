@@ -134,7 +134,9 @@ scalars = st.one_of(
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(params=st.lists(scalars, max_size=4), placeholders=st.integers(0, 4))
 async def test_any_parameters_either_round_trip_or_fail_typed(
     db: loopsafe.Database, params: list[Any], placeholders: int
@@ -151,7 +153,9 @@ async def test_any_parameters_either_round_trip_or_fail_typed(
     assert await db.fetchval("SELECT 1") == 1
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(sql=st.text(max_size=60))
 async def test_any_text_as_sql_fails_typed_or_runs(db: loopsafe.Database, sql: str) -> None:
     try:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import loopsafe
 
@@ -27,11 +29,24 @@ WRITER = textwrap.dedent(
 )
 
 
-async def test_two_processes_write_one_file_without_busy_errors(tmp_path: Path) -> None:
-    path = tmp_path / "shared.db"
+async def _create(path: Path) -> None:
     async with loopsafe.open(path) as db:
         await db.execute("CREATE TABLE t (tag TEXT, i INTEGER)")
         await db.execute("CREATE TABLE marks (tag TEXT, n INTEGER)")
+
+
+async def _counts(path: Path) -> tuple[int, list[Any], int]:
+    async with loopsafe.open(path) as db:
+        return (
+            await db.fetchval("SELECT count(*) FROM t"),
+            await db.fetchall("SELECT tag, count(*) FROM t GROUP BY tag ORDER BY tag"),
+            await db.fetchval("SELECT count(*) FROM marks"),
+        )
+
+
+def test_two_processes_write_one_file_without_busy_errors(tmp_path: Path) -> None:
+    path = tmp_path / "shared.db"
+    asyncio.run(_create(path))
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", WRITER, str(path), tag],
@@ -45,10 +60,7 @@ async def test_two_processes_write_one_file_without_busy_errors(tmp_path: Path) 
     for proc, (out, err) in zip(procs, outputs, strict=True):
         assert proc.returncode == 0, err
         assert out.strip() == "ok"
-    async with loopsafe.open(path) as db:
-        assert await db.fetchval("SELECT count(*) FROM t") == 20000
-        assert await db.fetchall("SELECT tag, count(*) FROM t GROUP BY tag ORDER BY tag") == [
-            ("a", 10000),
-            ("b", 10000),
-        ]
-        assert await db.fetchval("SELECT count(*) FROM marks") == 400
+    total, per_tag, marks = asyncio.run(_counts(path))
+    assert total == 20000
+    assert per_tag == [("a", 10000), ("b", 10000)]
+    assert marks == 400

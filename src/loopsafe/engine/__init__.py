@@ -1,5 +1,6 @@
 """The engine: SQLite for asyncio that never blocks the event loop."""
 
-from loopsafe.engine.database import Database, ExecuteResult, open
+from loopsafe.engine._request import ExecuteResult
+from loopsafe.engine.database import Database, open
 
 __all__ = ["Database", "ExecuteResult", "open"]

@@ -9,7 +9,6 @@ from typing import Any
 from loopsafe.engine._request import ITERATE, Request
 from loopsafe.engine._worker import STOP, Worker
 
-
 BATCH = 32  # most reads one reader takes at once
 
 

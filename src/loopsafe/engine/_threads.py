@@ -25,9 +25,7 @@ _alive: weakref.WeakSet[Threads] = weakref.WeakSet()
 class Threads:
     """The writer and the readers of one Database."""
 
-    def __init__(
-        self, options: Options, completions: Completions, read: Lane, write: Lane
-    ) -> None:
+    def __init__(self, options: Options, completions: Completions, read: Lane, write: Lane) -> None:
         self.options = options
         self.completions = completions
         self.read = read
@@ -40,7 +38,9 @@ class Threads:
     async def start(self, loop: asyncio.AbstractEventLoop, memory_name: str) -> None:
         """Start the writer first (it creates the file and turns on WAL), then the readers."""
         if not self.options.readonly:
-            self.writer = self._spawn(Writer, loop, "loopsafe-writer", memory_name, self.write)
+            writer = self._spawn(Writer, loop, "loopsafe-writer", memory_name, self.write)
+            assert isinstance(writer, Writer)
+            self.writer = writer
             await self._ready(loop)
         for index in range(self.options.readers):
             self._spawn(Reader, loop, f"loopsafe-reader-{index}", memory_name, self.read)

@@ -130,4 +130,3 @@ async def _quietly(awaitable: Any) -> None:
         await awaitable
     except errors.Error:
         pass
-

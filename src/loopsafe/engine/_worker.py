@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from time import monotonic
 from collections.abc import Callable
+from time import monotonic
 from typing import Any
 
 from loopsafe import errors

@@ -364,7 +364,7 @@ class _Opener:
             await self._db.close()
 
 
-def open(  # noqa: A001 - mirrors sqlite3.connect / builtins.open on purpose
+def open(
     path: str | os.PathLike[str],
     *,
     readers: int | None = None,
