@@ -8,6 +8,8 @@ from collections.abc import Callable
 
 from loopsafe.engine._request import Request
 
+DRAIN_CHUNK = 64  # most futures resolved per loop iteration
+
 
 class Completions:
     """Worker threads ``post`` finished requests; the loop resolves them in batches.
@@ -54,7 +56,9 @@ class Completions:
         self._scheduled = False
         done = self._done
         popleft = done.popleft
-        while done:
+        for _ in range(DRAIN_CHUNK):
+            if not done:
+                break
             req = popleft()
             lane = req.lane
             if lane is not None:
@@ -67,4 +71,9 @@ class Completions:
                 fut.set_result(req.result)
             else:
                 fut.set_exception(error)
+        if done and not self._scheduled:
+            # Hand the rest to the next loop iteration: the tasks woken so far, timers and
+            # I/O run first, so a burst of completions never holds the loop for long.
+            self._scheduled = True
+            self._loop.call_soon(self._drain)
         self._on_drained()

@@ -162,9 +162,7 @@ class Writer(Worker):
             for req in replay:
                 req.result = None
             pending = replay
-        post = self.completions.post
-        for req in group:
-            post(req)
+        self.completions.post_many(group)
 
     def run_isolated(self, conn: sqlite3.Connection, req: Request) -> bool:
         """Run one request of a group so that its failure undoes only its own work."""

@@ -290,6 +290,17 @@ class Database:
             )
             if self._closed:
                 raise errors.Closed("the Database closed while the call waited for a slot")
+        if timeout is None:
+            # The hot path, inlined: no deadline, so no timer and no extra coroutine.
+            fut = self._loop.create_future()
+            req = Request(op, sql, params, fut, None, target, arg)
+            target.inflight += 1
+            target.queue.put(req)
+            try:
+                return await fut
+            except asyncio.CancelledError:
+                req.cancelled = True
+                raise
         req = self._request(op, sql, params, timeout, target, arg)
         target.inflight += 1
         target.queue.put(req)
