@@ -19,7 +19,7 @@ WRITER = textwrap.dedent(
             async def one(i):
                 await db.execute("INSERT INTO t (tag, i) VALUES (?, ?)", (tag, i), wait=True)
                 if i % 50 == 0:
-                    async with db.transaction():
+                    async with db.transaction(wait=True):
                         n = await db.fetchval("SELECT count(*) FROM t WHERE tag = ?", (tag,))
                         await db.execute("INSERT INTO marks (tag, n) VALUES (?, ?)", (tag, n))
             await asyncio.gather(*(one(i) for i in range(10000)))

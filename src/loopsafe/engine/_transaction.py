@@ -47,9 +47,14 @@ class Transaction:
     """The async context manager returned by ``Database.transaction()``."""
 
     def __init__(
-        self, db: Database, var: ContextVar[TransactionState | None], timeout: float | None
+        self,
+        db: Database,
+        var: ContextVar[TransactionState | None],
+        timeout: float | None,
+        wait: bool = False,
     ) -> None:
         self._db = db
+        self._wait = wait
         self._var = var
         self._timeout = timeout
         self._state: TransactionState | None = None
@@ -75,8 +80,11 @@ class Transaction:
         channel = TxnChannel(self._timeout)
         state = TransactionState(db, task, channel)
         lane = db._write
-        if lane.inflight >= lane.limit:
-            raise lane.overloaded()
+        if lane.inflight >= lane.limit or lane.waiters:
+            if not self._wait:
+                raise lane.overloaded()
+            limit = self._timeout if self._timeout is not None else db.options.timeout
+            await lane.wait_for_slot(db._loop, None if limit is None else db._loop.time() + limit)
         req = db._request(TRANSACTION, "", None, None, lane, channel)
         lane.inflight += 1
         lane.queue.put(req)

@@ -205,7 +205,7 @@ class Database:
         finally:
             channel.put(None)  # release the reader (harmless if it already left)
 
-    def transaction(self, *, timeout: float | None = None) -> Transaction:
+    def transaction(self, *, timeout: float | None = None, wait: bool = False) -> Transaction:
         """``async with db.transaction():`` — the calling task's calls on ``db`` inside the
         block run in one transaction, committed on exit and rolled back on an exception or
         cancellation. Nested blocks become SAVEPOINTs. Transactions of different tasks never
@@ -214,9 +214,10 @@ class Database:
         ``transaction_timeout``); past it the transaction is rolled back.
 
         Other tasks (including tasks started inside the block) don't join the transaction;
-        their writes wait until it ends.
+        their writes wait until it ends. ``wait`` is as for every call: when the write queue
+        is full, fail at once with ``Overloaded`` or queue for a slot.
         """
-        return Transaction(self, _current_txn, timeout)
+        return Transaction(self, _current_txn, timeout, wait)
 
     # -- lifecycle -----------------------------------------------------------------------
 
