@@ -53,6 +53,7 @@ class Request:
         "result",
         "sql",
         "timed_out",
+        "worker",
     )
 
     def __init__(
@@ -76,6 +77,22 @@ class Request:
         self.timed_out = False
         self.result: Any = None
         self.error: BaseException | None = None
+        self.worker: Any = None  # the thread running it, once started
+
+    def stop(self) -> None:
+        """Stop this call (loop thread): flag it, and interrupt its statement if it runs now.
+
+        The loop thread holds the GIL here and the worker needs the GIL to move on to its
+        next request, so ``worker.current is self`` cannot change under us: the interrupt
+        lands on this call's statement (or, if that just finished, on nothing: SQLite clears
+        the flag when the next statement starts on an idle connection).
+        """
+        self.cancelled = True
+        worker = self.worker
+        if worker is not None and worker.current is self:
+            conn = worker.conn
+            if conn is not None:
+                conn.interrupt()
 
 
 def run(conn: sqlite3.Connection, req: Request) -> Any:

@@ -85,8 +85,10 @@ class Worker(threading.Thread):
             conn.interrupt()
 
     def _progress(self) -> int:
-        # Called by SQLite every `progress_steps` VM instructions of a running statement:
-        # the only safe place to stop *this* request and never the next one.
+        # Called by SQLite every `progress_steps` VM instructions of a running statement.
+        # The loop interrupts a cancelled call at once (Request.stop); this check is the
+        # backstop that enforces deadlines even when the loop itself is too busy to.
+        # Coarse on purpose: each call needs the GIL, which a scan otherwise leaves free.
         req = self.current
         if req is None:
             return 0
@@ -108,6 +110,7 @@ class Worker(threading.Thread):
         if req.cancelled or (req.deadline is not None and monotonic() > req.deadline):
             req.error = stopped_error(req)
             return False
+        req.worker = self
         self.current = req
         try:
             req.result = fn(*args)

@@ -52,7 +52,8 @@ class Database:
 
     Cancellation and deadlines: a call whose task is cancelled, or whose timeout passes,
     stops its statement while it runs (SQLite's progress handler checks every
-    ``progress_steps`` VM steps), rolls back what it began and leaves its connection clean.
+    ``progress_steps`` VM steps, and the loop interrupts it at once), rolls back what it
+    began and leaves its connection clean.
     A timed-out call raises :class:`~loopsafe.Timeout`. A write cancelled after its
     statement ran but before its group's COMMIT is committed with the group.
     """
@@ -300,7 +301,7 @@ class Database:
             try:
                 return await fut
             except asyncio.CancelledError:
-                req.cancelled = True
+                req.stop()
                 raise
         req = self._request(op, sql, params, timeout, target, arg)
         target.inflight += 1
@@ -319,13 +320,13 @@ class Database:
             try:
                 return await req.fut
             except asyncio.CancelledError:
-                req.cancelled = True
+                req.stop()
                 raise
         timer = self._loop.call_later(timeout, _expire, req)
         try:
             return await req.fut
         except asyncio.CancelledError:
-            req.cancelled = True
+            req.stop()
             raise
         finally:
             timer.cancel()
@@ -345,7 +346,7 @@ class Database:
 
 def _expire(req: Request) -> None:
     req.timed_out = True
-    req.cancelled = True  # the worker stops the statement at its next progress check
+    req.stop()
     if not req.fut.done():
         req.fut.set_exception(errors.Timeout("the call's deadline passed; its statement stopped"))
 
@@ -392,7 +393,7 @@ def open(
     rows: Rows = "tuple",
     mmap_size: int = 256 * 1024 * 1024,
     journal_size_limit: int = 64 * 1024 * 1024,
-    progress_steps: int = 2000,
+    progress_steps: int = 50_000,
 ) -> _Opener:
     """Open (creating if needed) the SQLite database at ``path`` (or ``":memory:"``).
 
@@ -413,7 +414,8 @@ def open(
     - ``rows``: ``"tuple"`` (default), ``"dict"``, ``"row"`` (``sqlite3.Row``) or a row
       factory ``(cursor, tuple) -> row``.
     - ``mmap_size``, ``journal_size_limit``: bytes, see SQLite's PRAGMAs of those names.
-    - ``progress_steps``: VM steps between checks for a cancelled or late statement.
+    - ``progress_steps``: VM steps between a running statement's own deadline checks (a
+      cancelled or timed-out call is also interrupted at once from the loop).
     """
     options = Options(
         path=os.fspath(path),
