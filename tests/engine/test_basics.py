@@ -163,3 +163,23 @@ async def test_stats_report_lanes(db: loopsafe.Database) -> None:
     stats = db.stats()
     assert stats["read_inflight"] == 0
     assert stats["write_limit"] == 1024
+
+
+async def test_executescript_runs_several_statements(path: Path) -> None:
+    async with loopsafe.open(path) as db:
+        await db.executescript(
+            """
+            CREATE TABLE a (x);
+            CREATE TABLE b (y);
+            BEGIN;
+            INSERT INTO a VALUES (1);
+            INSERT INTO b VALUES (2);
+            COMMIT;
+            """
+        )
+        assert await db.fetchval("SELECT x + (SELECT y FROM b) FROM a") == 3
+        with pytest.raises(loopsafe.SQLError):
+            await db.executescript("CREATE TABLE c (z); NOT SQL;")
+        async with db.transaction():
+            with pytest.raises(loopsafe.TransactionError):
+                await db.executescript("CREATE TABLE d (w);")

@@ -22,6 +22,7 @@ RELEASE = 9
 ROLLBACK_TO = 10
 COMMIT = 11
 ROLLBACK = 12
+SCRIPT = 13  # several statements separated by semicolons, outside any transaction
 
 Params = Sequence[Any] | dict[str, Any]
 
@@ -117,4 +118,7 @@ def run(conn: sqlite3.Connection, req: Request) -> Any:
     if op == CALL:
         fn: Callable[[sqlite3.Connection], Any] = req.arg
         return fn(conn)
+    if op == SCRIPT:
+        conn.executescript(req.sql)
+        return None
     raise AssertionError(f"operation {op} is not a plain operation")

@@ -26,6 +26,7 @@ from loopsafe.engine._request import (
     ITERATE,
     ExecuteResult,
     Params,
+    SCRIPT,
     Request,
 )
 from loopsafe.engine._routing import Kind, classify
@@ -140,6 +141,16 @@ class Database:
     ) -> Coroutine[Any, Any, ExecuteResult]:
         """Run one statement for each parameter set, atomically (all rows or none)."""
         return self._call(EXECUTEMANY, sql, list(seq_of_params), timeout, wait, "write")
+
+    async def executescript(self, script: str, *, timeout: float | None = None) -> None:
+        """Run several statements (schema set-up, migrations) on the writer, outside any
+        group transaction. The script may hold its own ``BEGIN`` ... ``COMMIT``; it can't
+        run inside ``transaction()`` (SQLite would commit the transaction first)."""
+        if self._transaction_of_current_task() is not None:
+            raise errors.TransactionError(
+                "executescript() can't run inside transaction(); use execute() there", script
+            )
+        await self._call(SCRIPT, script, None, timeout, True, "write", ALONE)
 
     def read(
         self,
@@ -277,7 +288,7 @@ class Database:
         else:
             if lane not in ("read", "write"):
                 raise ValueError(f"lane must be 'auto', 'read' or 'write', not {lane!r}")
-            if op != CALL:
+            if op != CALL and op != SCRIPT:
                 classify(sql)  # rejects BEGIN/COMMIT even when the lane is forced
             target = self._read if lane == "read" else self._write
         if target is self._write and self.options.readonly:
