@@ -24,9 +24,9 @@ from loopsafe.engine._request import (
     FETCHONE,
     FETCHVAL,
     ITERATE,
+    SCRIPT,
     ExecuteResult,
     Params,
-    SCRIPT,
     Request,
 )
 from loopsafe.engine._routing import Kind, classify
