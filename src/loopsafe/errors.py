@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "Busy",
+    "CannotOpen",
     "Closed",
     "Corrupt",
     "DiskFull",
@@ -19,7 +20,6 @@ __all__ = [
     "ParameterError",
     "ReadOnly",
     "SQLError",
-    "CannotOpen",
     "Timeout",
     "TransactionError",
 ]

@@ -1,0 +1,135 @@
+"""The benchmark's SQLite file: a ``cache`` table, deterministic by seed.
+
+Two ways to look up the same row: by ``key`` (indexed: a point read of a few
+microseconds) or by ``url`` (no index: a full scan of the table, about 2 ms on a
+current x86 core with the default size, like the lookup in the issue).
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+__all__ = [
+    "POINT_SQL",
+    "ROWS",
+    "SCAN_SQL",
+    "WRITE_SQL",
+    "DatasetInfo",
+    "Read",
+    "build",
+    "lookup_param",
+    "measure",
+    "read_sql",
+]
+
+Read = Literal["point", "scan"]
+
+ROWS = 26_000
+VALUE_BYTES = 120
+
+POINT_SQL = "SELECT value FROM cache WHERE key = ?"
+SCAN_SQL = "SELECT value FROM cache WHERE url = ?"
+WRITE_SQL = "UPDATE cache SET hits = hits + 1, updated_at = ? WHERE key = ?"
+
+_SCHEMA = """
+CREATE TABLE cache (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL,
+    url TEXT NOT NULL,
+    value TEXT NOT NULL,
+    hits INTEGER NOT NULL DEFAULT 0,
+    updated_at REAL NOT NULL
+);
+CREATE UNIQUE INDEX cache_key ON cache (key);
+"""
+
+_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetInfo:
+    """What was built, and what one lookup of each kind costs on this machine."""
+
+    path: str
+    rows: int
+    seed: int
+    size_bytes: int
+    point_ms: float
+    scan_ms: float
+
+
+def key_for(i: int) -> str:
+    """The indexed key of row ``i``."""
+    return f"k{i:08d}"
+
+
+def url_for(i: int) -> str:
+    """The un-indexed URL of row ``i``."""
+    return f"https://cache.example/items/{i:08d}"
+
+
+def read_sql(read: Read) -> str:
+    """The SELECT for a read kind."""
+    return POINT_SQL if read == "point" else SCAN_SQL
+
+
+def lookup_param(read: Read, i: int) -> str:
+    """The parameter that finds row ``i`` with the ``read`` kind's SELECT."""
+    return key_for(i) if read == "point" else url_for(i)
+
+
+def build(path: str | Path, *, rows: int = ROWS, seed: int = 1) -> DatasetInfo:
+    """Create (or replace) the database at ``path``; same seed, same bytes of data."""
+    target = Path(path)
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{target}{suffix}").unlink(missing_ok=True)
+    rng = random.Random(seed)
+    conn = sqlite3.connect(target)
+    try:
+        # WAL is persistent in the file, so every mode reads the same way, and
+        # writers don't block readers in any of them.
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.executescript(_SCHEMA)
+        now = 1_700_000_000.0
+        conn.executemany(
+            "INSERT INTO cache (id, key, url, value, updated_at) VALUES (?, ?, ?, ?, ?)",
+            (
+                (i, key_for(i), url_for(i), "".join(rng.choices(_ALPHABET, k=VALUE_BYTES)), now)
+                for i in range(rows)
+            ),
+        )
+        conn.commit()
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        conn.close()
+    return DatasetInfo(
+        path=str(target),
+        rows=rows,
+        seed=seed,
+        size_bytes=target.stat().st_size,
+        point_ms=measure(target, "point", rows) * 1e3,
+        scan_ms=measure(target, "scan", rows) * 1e3,
+    )
+
+
+def measure(path: str | Path, read: Read, rows: int, repeats: int = 30) -> float:
+    """Median seconds of one lookup on a warm connection."""
+    conn = sqlite3.connect(path)
+    try:
+        sql = read_sql(read)
+        conn.execute(sql, (lookup_param(read, 0),)).fetchall()
+        times = []
+        for n in range(repeats):
+            param = lookup_param(read, (n * 7919) % rows)
+            start = time.perf_counter()
+            conn.execute(sql, (param,)).fetchall()
+            times.append(time.perf_counter() - start)
+        return statistics.median(times)
+    finally:
+        conn.close()

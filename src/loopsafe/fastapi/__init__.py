@@ -1,0 +1,31 @@
+"""FastAPI integration: open Databases with the app, inject them, map overload to HTTP.
+
+::
+
+    from fastapi import FastAPI
+    from loopsafe.fastapi import DatabaseDep, install_exception_handlers, lifespan
+
+    app = FastAPI(lifespan=lifespan(default="app.db"))
+    install_exception_handlers(app)
+
+    @app.get("/items/{key}")
+    async def item(key: str, db: DatabaseDep) -> dict[str, object]:
+        return {"value": await db.fetchval("SELECT value FROM items WHERE key = ?", (key,))}
+
+A full lane answers 503 with ``Retry-After`` in well under a millisecond instead
+of queueing without bound, and a call past its deadline answers 504.
+"""
+
+from loopsafe.fastapi._depends import DatabaseDep, database, get_database
+from loopsafe.fastapi._errors import exception_handlers, install_exception_handlers
+from loopsafe.fastapi._lifespan import Opener, lifespan
+
+__all__ = [
+    "DatabaseDep",
+    "Opener",
+    "database",
+    "exception_handlers",
+    "get_database",
+    "install_exception_handlers",
+    "lifespan",
+]

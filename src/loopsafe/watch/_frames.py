@@ -1,0 +1,177 @@
+"""Turning live frames into stacks, and deciding which frames are user code."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import selectors
+import sys
+import sysconfig
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from types import CodeType, FrameType
+
+from loopsafe.watch.report import Frame, Stack, StackGroup
+
+MAX_DEPTH = 64
+"""Frames kept per stack, innermost first (deeper stacks lose their outer frames)."""
+
+_WATCH_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_LOOPSAFE_DIR = os.path.dirname(os.path.dirname(_WATCH_DIR.rstrip(os.sep))) + os.sep
+_FASTAPI_WATCH = os.path.join(_LOOPSAFE_DIR, "fastapi", "watch.py")
+
+
+def _library_prefixes() -> tuple[str, ...]:
+    paths = sysconfig.get_paths()
+    dirs = {paths[k] for k in ("stdlib", "platstdlib", "purelib", "platlib") if k in paths}
+    for prefix in {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}:
+        dirs.add(os.path.join(prefix, "lib"))
+    return tuple(sorted(os.path.abspath(d) + os.sep for d in dirs))
+
+
+_LIBRARY_PREFIXES = _library_prefixes()
+_ASYNCIO_DIR = os.path.dirname(os.path.abspath(asyncio.__file__))
+# Frames in these files, deeper than the loop's base frame, mean the loop is between
+# callbacks (polling, dispatching): events.py is absent because Handle._run is a callback.
+_LOOP_INTERNAL_FILES = frozenset(
+    os.path.join(_ASYNCIO_DIR, name)
+    for name in (
+        "base_events.py",
+        "selector_events.py",
+        "unix_events.py",
+        "proactor_events.py",
+        "windows_events.py",
+    )
+) | {os.path.abspath(selectors.__file__)}
+_CALLBACK_DISPATCH = frozenset(
+    {
+        (os.path.join(_ASYNCIO_DIR, "events.py"), "_run"),
+        (os.path.join(_ASYNCIO_DIR, "base_events.py"), "_run_once"),
+    }
+)
+_THREADING_FILE = os.path.abspath(threading.__file__)
+_DEBUGGER_MARKERS = ("/bdb.py", "/pdb.py", "pydevd", "debugpy", "/pudb/", "/ipdb/")
+
+
+def default_is_user_file(filename: str) -> bool:
+    """True for code outside the standard library, site-packages and loopsafe.watch."""
+    if not filename or filename.startswith("<"):
+        return False
+    if "site-packages" in filename or "dist-packages" in filename:
+        return False
+    if filename.startswith(_WATCH_DIR) or filename == _FASTAPI_WATCH:
+        return False
+    return not filename.startswith(_LIBRARY_PREFIXES)
+
+
+def is_loop_internal(filename: str) -> bool:
+    """True for the event loop's own polling and dispatch code."""
+    return filename in _LOOP_INTERNAL_FILES
+
+
+def is_debugger_frame(frame: Frame) -> bool:
+    """True for frames of pdb, bdb and the common IDE debuggers."""
+    name = frame.filename.replace(os.sep, "/")
+    return any(marker in name for marker in _DEBUGGER_MARKERS)
+
+
+def outer_to_inner(frame: FrameType | None) -> list[FrameType]:
+    """All frames of a stack, outermost first."""
+    frames: list[FrameType] = []
+    while frame is not None:
+        frames.append(frame)
+        frame = frame.f_back
+    frames.reverse()
+    return frames
+
+
+def summarize(frames: Sequence[FrameType], limit: int = MAX_DEPTH) -> Stack:
+    """Plain (file, line, function) records for the innermost ``limit`` frames."""
+    return tuple(
+        Frame(f.f_code.co_filename, f.f_lineno or f.f_code.co_firstlineno, f.f_code.co_name)
+        for f in frames[-limit:]
+    )
+
+
+def trim_own(stack: Stack) -> Stack:
+    """Drop innermost frames of loopsafe.watch itself (its gc hook, say)."""
+    end = len(stack)
+    while end and stack[end - 1].filename.startswith(_WATCH_DIR):
+        end -= 1
+    return stack[:end]
+
+
+def thread_stack(frame: FrameType | None) -> Stack:
+    """The stack of a thread other than the loop's, without thread bootstrap frames."""
+    frames = outer_to_inner(frame)
+    while frames and frames[0].f_code.co_filename == _THREADING_FILE:
+        frames.pop(0)
+    return trim_own(summarize(frames))
+
+
+@dataclass(frozen=True, slots=True)
+class LoopBase:
+    """The outermost frame that stays put while the loop runs (``run_forever``, or
+    under uvloop the Python frame that called it) and its depth in the stack."""
+
+    code: CodeType
+    depth: int
+
+    @classmethod
+    def from_callback_caller(cls, caller: FrameType | None) -> LoopBase | None:
+        """Find the base from the frame that called a loop callback."""
+        frame = caller
+        while frame is not None and (frame.f_code.co_filename, frame.f_code.co_name) in (
+            _CALLBACK_DISPATCH
+        ):
+            frame = frame.f_back
+        if frame is None:
+            return None
+        return cls(frame.f_code, len(outer_to_inner(frame)))
+
+    def split(self, frames: Sequence[FrameType]) -> tuple[Sequence[FrameType], bool]:
+        """The frames deeper than the base, and whether the base was found."""
+        i = self.depth - 1
+        if 0 <= i < len(frames) and frames[i].f_code is self.code:
+            return frames[self.depth :], True
+        return frames, False
+
+
+def is_idle(inner: Iterable[FrameType]) -> bool:
+    """Whether the frames deeper than the loop base are only the loop's own."""
+    return all(is_loop_internal(f.f_code.co_filename) for f in inner)
+
+
+def user_frame(stack: Stack, is_user_file: Callable[[str], bool]) -> Frame | None:
+    """The innermost frame of user code; failing that (an app installed in
+    site-packages), the innermost frame that is neither loop machinery nor ours."""
+    for frame in reversed(stack):
+        if is_user_file(frame.filename):
+            return frame
+    for frame in reversed(stack):
+        name = frame.filename
+        if not (name.startswith(("<", _WATCH_DIR)) or is_loop_internal(name)):
+            return frame
+    return None
+
+
+def group(stacks: Iterable[Stack]) -> tuple[StackGroup, ...]:
+    """Identical stacks counted, most frequent first (ties: first seen first)."""
+    counts = Counter(stacks)
+    return tuple(StackGroup(s, n) for s, n in counts.most_common())
+
+
+def most_common_user_frame(
+    stacks: Sequence[Stack], is_user_file: Callable[[str], bool]
+) -> Frame | None:
+    """The user frame seen in the most samples (ties: the first seen)."""
+    counts: Counter[Frame] = Counter()
+    for stack in stacks:
+        frame = user_frame(stack, is_user_file)
+        if frame is not None:
+            counts[frame] += 1
+    if not counts:
+        return None
+    return counts.most_common(1)[0][0]

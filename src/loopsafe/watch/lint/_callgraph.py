@@ -1,0 +1,57 @@
+"""Which sync functions block, transitively, and the shortest chain of calls that shows it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from loopsafe.watch.lint._index import FunctionInfo
+from loopsafe.watch.lint._values import Event, Facts
+from loopsafe.watch.lint.findings import Hop
+from loopsafe.watch.lint.rules import Category
+
+Chain = tuple[Hop, ...]
+Summary = dict[Category, Chain]
+
+
+def hop(function: FunctionInfo, event: Event) -> Hop:
+    """The step "``function``, at the line of ``event``"."""
+    return Hop(function.qualname, str(function.module.path), event.line)
+
+
+def summarize(
+    functions: Iterable[FunctionInfo],
+    facts: Callable[[FunctionInfo], Facts],
+    *,
+    allowed: Callable[[str], bool],
+    max_depth: int,
+) -> dict[FunctionInfo, Summary]:
+    """For each sync function, each kind of blocking it reaches and the shortest chain.
+
+    A chain holds at most ``max_depth`` functions before the blocking call. Each round
+    extends chains by one call, from the previous round's results only, so cycles
+    (mutual recursion) cannot loop and every chain is a shortest one.
+    """
+    sync = [function for function in functions if not function.is_async]
+    summaries: dict[FunctionInfo, Summary] = {}
+    for function in sync:
+        summary: Summary = {}
+        for event in facts(function).events:
+            category = event.category
+            if category is not None and category not in summary and not allowed(event.name):
+                summary[category] = (hop(function, event), Hop(event.name))
+        summaries[function] = summary
+    for _ in range(max_depth - 1):
+        extended = {function: dict(summary) for function, summary in summaries.items()}
+        for function in sync:
+            for event in facts(function).events:
+                callee = event.callee
+                if callee is None or callee.is_async or allowed(callee.qualname):
+                    continue
+                for category, chain in summaries.get(callee, {}).items():
+                    best = extended[function].get(category)
+                    if best is None or len(chain) + 1 < len(best):
+                        extended[function][category] = (hop(function, event), *chain)
+        if extended == summaries:
+            break
+        summaries = extended
+    return summaries

@@ -1,0 +1,72 @@
+"""Inference-lite: the little the analysis knows about what an expression evaluates to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from loopsafe.watch.lint._index import FunctionInfo
+from loopsafe.watch.lint.rules import Category
+
+
+@dataclass(frozen=True)
+class Instance:
+    """An object of a tracked library type (``sqlite3.Connection``) or of a project class."""
+
+    type: str
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A named module, function or class by its qualified name (``sqlite3.connect``)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class BoundMethod:
+    """``obj.name`` where ``obj`` is an :class:`Instance` of a library type."""
+
+    type: str
+    name: str
+
+
+@dataclass(frozen=True)
+class FunctionValue:
+    """A project function, method or nested function."""
+
+    function: FunctionInfo
+
+
+@dataclass(frozen=True)
+class Managed:
+    """What a ``@contextmanager`` function returns: ``with`` binds ``inner``, exits nothing."""
+
+    inner: Value | None
+
+
+Value = Instance | Ref | BoundMethod | FunctionValue | Managed
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something a function body does at ``line:col`` that may block.
+
+    Either a blocking library call (``category`` and ``name`` set) or a call to a project
+    function (``callee`` set) whose own body decides.
+    """
+
+    line: int
+    col: int
+    category: Category | None = None
+    name: str = ""
+    callee: FunctionInfo | None = None
+
+
+@dataclass
+class Facts:
+    """What one walk of a function body found."""
+
+    events: list[Event]
+    returns: Value | None
+    nested: list[FunctionInfo]
+    self_attrs: dict[str, Value]

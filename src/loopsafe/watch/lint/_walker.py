@@ -1,0 +1,449 @@
+"""One walk over a function body: local types, blocking calls, calls into the project.
+
+The walk is linear and flow-insensitive within a body (the last assignment wins), and it
+never enters ``lambda`` bodies or nested ``def`` bodies: those run later, if at all.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+from typing import TYPE_CHECKING
+
+from loopsafe.watch.lint import _catalog as catalog
+from loopsafe.watch.lint._imports import import_bindings
+from loopsafe.watch.lint._index import ClassInfo, FunctionInfo, FunctionNode, ModuleInfo
+from loopsafe.watch.lint._values import (
+    BoundMethod,
+    Event,
+    Facts,
+    FunctionValue,
+    Instance,
+    Managed,
+    Ref,
+    Value,
+)
+from loopsafe.watch.lint.rules import Category
+
+if TYPE_CHECKING:
+    from loopsafe.watch.lint._analyze import Analyzer
+
+BUILTIN_NAMES = frozenset(dir(builtins))
+CONTEXT_MANAGER = "contextlib.contextmanager"
+# Builtins that drain the iterator they are given.
+CONSUMERS = frozenset(
+    f"builtins.{name}"
+    for name in [
+        "list",
+        "tuple",
+        "set",
+        "frozenset",
+        "dict",
+        "sorted",
+        "next",
+        "sum",
+        "min",
+        "max",
+        "any",
+        "all",
+    ]
+)
+OPTIONAL_WRAPPERS = frozenset({"typing.Optional", "typing.Annotated", "typing.Union"})
+
+
+class Walker:
+    """Walks one function (or module) body once; ``early`` walks skip attribute types.
+
+    Early walks infer the attributes of classes and the globals of modules, so they must
+    not depend on them.
+    """
+
+    def __init__(
+        self,
+        analyzer: Analyzer,
+        module: ModuleInfo,
+        function: FunctionInfo | None = None,
+        *,
+        early: bool,
+    ) -> None:
+        self.analyzer = analyzer
+        self.index = analyzer.index
+        self.module = module
+        self.function = function
+        self.early = early
+        self.env: dict[str, Value | None] = {}
+        self.events: list[Event] = []
+        self.returned: list[Value | None] = []
+        self.yielded: list[Value | None] = []
+        self.nested: list[FunctionInfo] = []
+        self.self_attrs: dict[str, Value] = {}
+        self.self_name: str | None = None
+        self._awaited: set[int] = set()
+
+    # -- entry points -------------------------------------------------------------------
+
+    def walk_function(self) -> Facts:
+        """Walk ``self.function`` and return what it does and returns."""
+        function = self.function
+        assert function is not None
+        self.env.update(self.analyzer.closure(function))
+        self._bind_parameters(function)
+        self.block(function.node.body)
+        decorators = self.analyzer.decorators(function)
+        returns: Value | None
+        if CONTEXT_MANAGER in decorators:
+            returns = Managed(_first(self.yielded))
+        else:
+            returns = self.annotation(function.node.returns) or _first(self.returned)
+        return Facts(self.events, returns, self.nested, self.self_attrs)
+
+    def walk_module(self) -> dict[str, Value | None]:
+        """Walk the module body and return the types of its globals."""
+        self.block(self.module.tree.body)
+        return self.env
+
+    def _bind_parameters(self, function: FunctionInfo) -> None:
+        arguments = function.node.args
+        positional = [*arguments.posonlyargs, *arguments.args]
+        decorators = self.analyzer.decorators(function)
+        if function.owner is not None and positional and "builtins.staticmethod" not in decorators:
+            first, positional = positional[0].arg, positional[1:]
+            if "builtins.classmethod" in decorators:
+                self.env[first] = Ref(function.owner.qualname)
+            else:
+                self.env[first] = Instance(function.owner.qualname)
+                self.self_name = first
+        rest = [*positional, *arguments.kwonlyargs, arguments.vararg, arguments.kwarg]
+        for argument in rest:
+            if argument is not None:
+                self.env[argument.arg] = self.annotation(argument.annotation)
+
+    # -- statements ---------------------------------------------------------------------
+
+    def block(self, body: list[ast.stmt]) -> None:
+        """Walk statements in order."""
+        for statement in body:
+            self.statement(statement)
+
+    def statement(self, node: ast.stmt) -> None:
+        """Walk one statement."""
+        if isinstance(node, ast.Assign):
+            value = self.expr(node.value)
+            for target in node.targets:
+                self.bind(target, value)
+        elif isinstance(node, ast.AnnAssign):
+            value = self.expr(node.value) if node.value is not None else None
+            self.bind(node.target, self.annotation(node.annotation) or value)
+        elif isinstance(node, ast.Return):
+            self.returned.append(self.expr(node.value) if node.value is not None else None)
+        elif isinstance(node, ast.For | ast.AsyncFor):
+            value = self.expr(node.iter)
+            self.iterate(value, node.iter, is_async=isinstance(node, ast.AsyncFor))
+            self.bind(node.target, None)
+            self.block(node.body)
+            self.block(node.orelse)
+        elif isinstance(node, ast.With | ast.AsyncWith):
+            self._with(node)
+        elif isinstance(node, FunctionNode):
+            self._define(node)
+        elif isinstance(node, ast.ClassDef):
+            self.env[node.name] = None
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            if self.function is not None:
+                for local, qualified in import_bindings(
+                    node, self.module.name, self.module.is_package
+                ):
+                    self.env[local] = self.analyzer.deref(qualified)
+        else:
+            self._generic(node)
+
+    def _with(self, node: ast.With | ast.AsyncWith) -> None:
+        is_async = isinstance(node, ast.AsyncWith)
+        for item in node.items:
+            value = self.expr(item.context_expr)
+            entered: Value | None = None
+            if isinstance(value, Managed):
+                entered = value.inner
+            elif not is_async and isinstance(value, Instance):
+                entered = value
+                category = catalog.WITH_EXIT_BLOCKS.get(value.type)
+                if category is not None:
+                    self.blocking(node, category, f"{value.type}.__exit__")
+                owner = self._project_class(value.type)
+                if owner is not None:
+                    entered = self._dunder(node, owner, "__enter__") or value
+                    self._dunder(node, owner, "__exit__")
+            if item.optional_vars is not None:
+                self.bind(item.optional_vars, entered)
+        self.block(node.body)
+
+    def _dunder(self, node: ast.AST, owner: ClassInfo, name: str) -> Value | None:
+        method = self.index.method(owner, name)
+        if method is None:
+            return None
+        self.call_event(node, method)
+        return self.analyzer.returns(method, early=self.early)
+
+    def _define(self, node: FunctionNode) -> None:
+        if self.function is None or self.early:
+            self.env[node.name] = None
+            return
+        qualname = f"{self.function.qualname}.<locals>.{node.name}"
+        info = FunctionInfo(qualname, self.module, node, parent=self.function)
+        self.analyzer.set_closure(info, dict(self.env))
+        self.nested.append(info)
+        self.env[node.name] = FunctionValue(info)
+
+    def _generic(self, node: ast.AST) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.stmt):
+                self.statement(child)
+            elif isinstance(child, ast.expr):
+                self.expr(child)
+            elif isinstance(child, ast.ExceptHandler):
+                if child.type is not None:
+                    self.expr(child.type)
+                if child.name:
+                    self.env[child.name] = None
+                self.block(child.body)
+            elif isinstance(child, ast.match_case):
+                if child.guard is not None:
+                    self.expr(child.guard)
+                self.block(child.body)
+
+    def bind(self, target: ast.expr, value: Value | None) -> None:
+        """Record that ``target`` now holds ``value``."""
+        if isinstance(target, ast.Name):
+            self.env[target.id] = value
+        elif isinstance(target, ast.Attribute):
+            owner = target.value
+            if isinstance(owner, ast.Name) and owner.id == self.self_name:
+                if value is not None:
+                    self.self_attrs.setdefault(target.attr, value)
+            else:
+                self.expr(owner)
+        elif isinstance(target, ast.Tuple | ast.List):
+            for element in target.elts:
+                self.bind(element, None)
+        elif isinstance(target, ast.Starred):
+            self.bind(target.value, None)
+        else:
+            self.expr(target)
+
+    # -- expressions --------------------------------------------------------------------
+
+    def expr(self, node: ast.expr) -> Value | None:
+        """Walk an expression and return what it evaluates to, when known."""
+        if isinstance(node, ast.Name):
+            return self.name(node.id)
+        if isinstance(node, ast.Attribute):
+            return self.attribute(self.expr(node.value), node.attr, node)
+        if isinstance(node, ast.Call):
+            return self.call(node)
+        if isinstance(node, ast.Await):
+            self._awaited.add(id(node.value))
+            return self.expr(node.value)
+        if isinstance(node, ast.NamedExpr):
+            value = self.expr(node.value)
+            self.bind(node.target, value)
+            return value
+        if isinstance(node, ast.BinOp):
+            left, right = self.expr(node.left), self.expr(node.right)
+            path = Instance(catalog.PATH)
+            if isinstance(node.op, ast.Div) and path in (left, right):
+                return path
+            return None
+        if isinstance(node, ast.IfExp):
+            self.expr(node.test)
+            return _first([self.expr(node.body), self.expr(node.orelse)])
+        if isinstance(node, ast.BoolOp):
+            return _first([self.expr(value) for value in node.values])
+        if isinstance(node, ast.Yield | ast.YieldFrom):
+            self.yielded.append(self.expr(node.value) if node.value is not None else None)
+            return None
+        if isinstance(node, ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp):
+            self._comprehension(node)
+            return None
+        if isinstance(node, ast.Lambda):
+            return None
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.expr):
+                self.expr(child)
+            elif isinstance(child, ast.keyword):
+                self.expr(child.value)
+        return None
+
+    def _comprehension(
+        self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp
+    ) -> None:
+        for generator in node.generators:
+            value = self.expr(generator.iter)
+            self.iterate(value, generator.iter, is_async=bool(generator.is_async))
+            self.bind(generator.target, None)
+            for condition in generator.ifs:
+                self.expr(condition)
+        if isinstance(node, ast.DictComp):
+            self.expr(node.key)
+            self.expr(node.value)
+        else:
+            self.expr(node.elt)
+
+    def name(self, identifier: str) -> Value | None:
+        """What a bare name refers to: a local, then the module scope, then builtins."""
+        if identifier in self.env:
+            return self.env[identifier]
+        return self.analyzer.module_scope(self.module, identifier)
+
+    def attribute(self, base: Value | None, attr: str, node: ast.AST) -> Value | None:
+        """``base.attr``; reading a project ``@property`` runs it, so that is a call."""
+        if isinstance(base, Ref):
+            return self.analyzer.deref(f"{base.name}.{attr}")
+        if not isinstance(base, Instance):
+            return None
+        owner = self._project_class(base.type)
+        if owner is None:
+            attribute_type = catalog.ATTRIBUTE_TYPES.get((base.type, attr))
+            if attribute_type is not None:
+                return Instance(attribute_type)
+            return BoundMethod(base.type, attr)
+        method = self.index.method(owner, attr)
+        if method is not None:
+            if self.analyzer.decorators(method) & {
+                "builtins.property",
+                "functools.cached_property",
+            }:
+                self.call_event(node, method)
+                return self.analyzer.returns(method, early=self.early)
+            return FunctionValue(method)
+        return None if self.early else self.analyzer.attribute(owner, attr)
+
+    def call(self, node: ast.Call) -> Value | None:
+        """Walk a call: the callee, then the arguments; record what may block."""
+        callee = self.expr(node.func)
+        arguments = [self.expr(argument) for argument in node.args]
+        for keyword in node.keywords:
+            self.expr(keyword.value)
+        if isinstance(callee, FunctionValue):
+            self.call_event(node, callee.function)
+            return self.analyzer.returns(callee.function, early=self.early)
+        if isinstance(callee, Ref):
+            return self._call_named(node, callee.name, arguments)
+        if isinstance(callee, BoundMethod):
+            category = catalog.BLOCKING_METHODS.get((callee.type, callee.name))
+            if category is not None:
+                self.blocking(node, category, f"{callee.type}.{callee.name}")
+            returned = catalog.METHOD_RETURNS.get((callee.type, callee.name))
+            return Instance(returned) if returned else None
+        if isinstance(callee, Instance):
+            owner = self._project_class(callee.type)
+            return self._dunder(node, owner, "__call__") if owner else None
+        func = node.func
+        if isinstance(func, ast.Attribute) and func.attr == "run_in_executor":
+            return self.result_of(arguments[1]) if len(arguments) > 1 else None
+        return None
+
+    def _call_named(self, node: ast.Call, name: str, arguments: list[Value | None]) -> Value | None:
+        owner = self._project_class(name)
+        if owner is not None:
+            self._dunder(node, owner, "__init__")
+            return Instance(owner.qualname)
+        category = catalog.BLOCKING_CALLS.get(name)
+        if category is not None:
+            self.blocking(node, category, name)
+        if name in CONSUMERS and arguments:
+            self.iterate(arguments[0], node, is_async=False)
+        if name in catalog.THREAD_RUNNERS:
+            position = catalog.THREAD_RUNNERS[name]
+            return self.result_of(arguments[position]) if len(arguments) > position else None
+        if name == "builtins.super" and not node.args:
+            return self._super()
+        if name == "functools.partial":
+            return arguments[0] if arguments else None
+        if name == "contextlib.closing":
+            return Managed(arguments[0] if arguments else None)
+        returned = catalog.CALL_RETURNS.get(name)
+        return Instance(returned) if returned else None
+
+    def _super(self) -> Value | None:
+        owner = self.function.owner if self.function is not None else None
+        bases = self.index.bases(owner) if owner is not None else []
+        return Instance(bases[0].qualname) if bases else None
+
+    def result_of(self, callable_value: Value | None) -> Value | None:
+        """What calling ``callable_value`` (run in a thread) would return."""
+        if isinstance(callable_value, FunctionValue):
+            return self.analyzer.returns(callable_value.function, early=self.early)
+        if isinstance(callable_value, Ref):
+            if self._project_class(callable_value.name) is not None:
+                return Instance(callable_value.name)
+            returned = catalog.CALL_RETURNS.get(callable_value.name)
+            return Instance(returned) if returned else None
+        if isinstance(callable_value, BoundMethod):
+            returned = catalog.METHOD_RETURNS.get((callable_value.type, callable_value.name))
+            return Instance(returned) if returned else None
+        return None
+
+    def iterate(self, value: Value | None, node: ast.AST, *, is_async: bool) -> None:
+        """Iterating a cursor, a file or an HTTP response reads from it."""
+        if is_async or not isinstance(value, Instance):
+            return
+        category = catalog.ITERATION_BLOCKS.get(value.type)
+        if category is not None:
+            self.blocking(node, category, f"{value.type}.__iter__")
+
+    def annotation(self, node: ast.expr | None) -> Value | None:
+        """The instance type an annotation promises, if it is one the analysis tracks."""
+        if node is None:
+            return None
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            try:
+                return self.annotation(ast.parse(node.value, mode="eval").body)
+            except SyntaxError:
+                return None
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+            return self.annotation(node.left) or self.annotation(node.right)
+        if isinstance(node, ast.Subscript):
+            wrapper = self.expr(node.value)
+            if isinstance(wrapper, Ref) and wrapper.name in OPTIONAL_WRAPPERS:
+                inner = node.slice
+                options = inner.elts if isinstance(inner, ast.Tuple) else [inner]
+                return _first([self.annotation(option) for option in options])
+            return None
+        if isinstance(node, ast.Name | ast.Attribute):
+            named = self.expr(node)
+            if isinstance(named, Ref):
+                if named.name in catalog.ANNOTATION_TYPES:
+                    return Instance(catalog.ANNOTATION_TYPES[named.name])
+                if self._project_class(named.name) is not None:
+                    return Instance(named.name)
+        return None
+
+    # -- events -------------------------------------------------------------------------
+
+    def blocking(self, node: ast.AST, category: Category, name: str) -> None:
+        """Record a blocking library call at ``node``.
+
+        A call that is awaited cannot be the sync API it looks like (``sqlite3`` returns
+        no awaitables), so the inferred type was wrong: no event.
+        """
+        if id(node) in self._awaited:
+            return
+        line, col = _position(node)
+        self.events.append(Event(line, col, category=category, name=name))
+
+    def call_event(self, node: ast.AST, function: FunctionInfo) -> None:
+        """Record a call into the project at ``node``."""
+        line, col = _position(node)
+        self.events.append(Event(line, col, callee=function))
+
+    def _project_class(self, name: str) -> ClassInfo | None:
+        symbol = self.index.lookup(name)
+        return symbol if isinstance(symbol, ClassInfo) else None
+
+
+def _position(node: ast.AST) -> tuple[int, int]:
+    return getattr(node, "lineno", 1), getattr(node, "col_offset", 0) + 1
+
+
+def _first(values: list[Value | None]) -> Value | None:
+    return next((value for value in values if value is not None), None)

@@ -1,0 +1,78 @@
+"""A small loopsafe.fastapi app that the server tests run under uvicorn in a subprocess.
+
+``python _fastapi_app.py --db PATH --fd FD --marker PATH``: serves on the listening
+socket FD; writes "opened" to the marker at startup and, after loopsafe's lifespan
+has ended, "closed" if the Database really was closed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+import loopsafe
+from fastapi import FastAPI
+from loopsafe.fastapi import DatabaseDep, get_database, install_exception_handlers, lifespan
+
+SLOW = (
+    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ?)"
+    " SELECT count(*) FROM c"
+)
+
+
+def _note(marker: Path, text: str) -> None:
+    with marker.open("a") as f:
+        f.write(text)
+
+
+def create_app(db_path: str, marker: Path) -> FastAPI:
+    """One read slot (read_queue=1), so a slow read makes the next one Overloaded."""
+    databases = lifespan(default=functools.partial(loopsafe.open, db_path, read_queue=1))
+
+    @asynccontextmanager
+    async def observed(app: FastAPI) -> AsyncIterator[None]:
+        async with databases(app):
+            db = get_database(app)
+            _note(marker, "opened\n")
+            yield
+        _note(marker, "closed\n" if db.closed else "still open\n")
+
+    app = FastAPI(lifespan=observed)
+    install_exception_handlers(app, retry_after=2)
+
+    @app.get("/value")
+    async def value(db: DatabaseDep) -> dict[str, Any]:
+        return {"value": await db.fetchval("SELECT 41 + 1")}
+
+    @app.get("/slow")
+    async def slow(n: int, db: DatabaseDep, timeout: float | None = None) -> dict[str, Any]:
+        return {"count": await db.fetchval(SLOW, (n,), timeout=timeout, lane="read")}
+
+    return app
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--db", required=True)
+    parser.add_argument("--fd", type=int, required=True)
+    parser.add_argument("--marker", type=Path, required=True)
+    args = parser.parse_args()
+    config = uvicorn.Config(
+        create_app(args.db, args.marker),
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        log_level="warning",
+    )
+    uvicorn.Server(config).run(sockets=[socket.socket(fileno=args.fd)])
+
+
+if __name__ == "__main__":
+    main()

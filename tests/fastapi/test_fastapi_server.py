@@ -1,0 +1,117 @@
+"""loopsafe.fastapi under a real uvicorn process on 127.0.0.1, errors triggered for real."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+APP = Path(__file__).with_name("_fastapi_app.py")
+
+
+@dataclass
+class Served:
+    proc: subprocess.Popen[bytes]
+    url: str
+    marker: Path
+
+
+def _wait_ready(served: Served, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        if served.proc.poll() is not None:
+            raise RuntimeError(f"server exited with {served.proc.returncode}")
+        try:
+            if httpx.get(served.url + "/value", timeout=1.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError("server did not answer in time")
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(128)
+        port = sock.getsockname()[1]
+        marker = tmp_path / "marker.txt"
+        proc = subprocess.Popen(
+            [
+                *(sys.executable, str(APP), "--db", str(tmp_path / "app.db")),
+                *("--fd", str(sock.fileno()), "--marker", str(marker)),
+            ],
+            pass_fds=(sock.fileno(),),
+        )
+    server = Served(proc, f"http://127.0.0.1:{port}", marker)
+    try:
+        _wait_ready(server, time.monotonic() + 30)
+        yield server
+    finally:
+        _stop(proc)
+
+
+async def test_depends_gives_the_database(served: Served) -> None:
+    async with httpx.AsyncClient(base_url=served.url) as client:
+        r = await client.get("/value")
+    assert r.status_code == 200
+    assert r.json() == {"value": 42}
+
+
+async def test_full_queue_answers_503_with_retry_after(served: Served) -> None:
+    async with httpx.AsyncClient(base_url=served.url, timeout=30) as client:
+        slow = asyncio.create_task(client.get("/slow", params={"n": 5_000_000}))
+        await asyncio.sleep(0.2)  # let the slow read take the only read slot first
+        shed: httpx.Response | None = None
+        while not slow.done() and shed is None:
+            r = await client.get("/value")
+            if r.status_code == 503:
+                shed = r
+            await asyncio.sleep(0.01)
+        assert (await slow).status_code == 200
+    assert shed is not None, "the slow read never filled the one-slot queue"
+    assert shed.headers["retry-after"] == "2"
+    assert shed.json()["error"] == "overloaded"
+
+
+async def test_deadline_answers_504(served: Served) -> None:
+    async with httpx.AsyncClient(base_url=served.url, timeout=30) as client:
+        r = await client.get("/slow", params={"n": 1_000_000_000, "timeout": 0.1})
+        assert r.status_code == 504
+        assert "retry-after" not in r.headers
+        assert r.json()["error"] == "timeout"
+        # Left running, that count would hold the only read slot for minutes.
+        for _ in range(100):
+            if (await client.get("/value")).status_code == 200:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            pytest.fail("the timed-out statement kept its reader")
+
+
+def test_lifespan_opens_and_closes(served: Served) -> None:
+    assert served.marker.read_text() == "opened\n"
+    _stop(served.proc)
+    # uvicorn re-raises the SIGTERM it handled once it has shut down cleanly.
+    assert served.proc.returncode in (0, -signal.SIGTERM)
+    assert served.marker.read_text() == "opened\nclosed\n"

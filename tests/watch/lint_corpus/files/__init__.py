@@ -1,0 +1,1 @@
+"""Configuration and report files read with open() and pathlib."""

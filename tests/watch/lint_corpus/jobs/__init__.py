@@ -1,0 +1,1 @@
+"""Background jobs: shell commands and retries with sleeps."""

@@ -1,0 +1,1 @@
+"""Outbound HTTP with requests, urllib and httpx."""

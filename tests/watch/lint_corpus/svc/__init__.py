@@ -1,0 +1,1 @@
+"""A service with stores as classes: attributes, inheritance, properties, globals."""
