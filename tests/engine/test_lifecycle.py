@@ -143,3 +143,18 @@ def test_work_left_when_the_loop_closes_raises_nothing(tmp_path: Path) -> None:
     assert proc.stdout.strip() == "ok"
     assert "Event loop is closed" not in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+async def test_a_dropped_database_lets_its_threads_finish(path: Path) -> None:
+    import gc
+
+    before = _engine_threads()
+    db = await loopsafe.open(path, readers=2)
+    await db.fetchval("SELECT 1")
+    del db
+    gc.collect()
+    for _ in range(200):
+        if _engine_threads() == before:
+            break
+        await asyncio.sleep(0.01)
+    assert _engine_threads() == before

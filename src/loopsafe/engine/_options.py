@@ -43,6 +43,8 @@ class Options:
     def __post_init__(self) -> None:
         if not isinstance(self.path, str | os.PathLike) or not os.fspath(self.path):
             raise ValueError("path must be a non-empty file path or ':memory:'")
+        if self.readonly and self.memory:
+            raise ValueError("readonly=True needs a file: a new ':memory:' database is empty")
         if self.readers == 0:
             object.__setattr__(self, "readers", _default_readers())
         if not 1 <= self.readers <= 64:

@@ -69,7 +69,8 @@ class Threads:
             await self.stop(loop)
             raise failures[0]
 
-    def _signal_stop(self) -> None:
+    def signal_stop(self) -> None:
+        """Ask every thread to finish once its queued work is done (any thread, even GC)."""
         for worker in self.workers:
             (self.read if isinstance(worker, Reader) else self.write).queue.put(STOP)
         for channel in list(self.iterators):
@@ -80,7 +81,7 @@ class Threads:
     async def stop(self, loop: asyncio.AbstractEventLoop) -> None:
         """Finish queued work, fail what is left after the grace period, join the threads."""
         _alive.discard(self)
-        self._signal_stop()
+        self.signal_stop()
         running = [f for f in self.exits if not f.done()]
         if running:
             _, late = await asyncio.wait(running, timeout=CLOSE_GRACE)
@@ -108,11 +109,11 @@ class Threads:
                 lane.inflight -= 1
                 if not req.fut.done():
                     req.fut.set_exception(errors.Closed("the Database closed before the call ran"))
-        self._signal_stop()
+        self.signal_stop()
 
     def stop_at_exit(self) -> None:
         """Blocking stop for interpreter exit, when no loop may be running any more."""
-        self._signal_stop()
+        self.signal_stop()
         for worker in self.workers:
             worker.join(timeout=CLOSE_GRACE)
             if worker.is_alive():

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable
 
+from loopsafe.engine._lane import Lane
 from loopsafe.engine._request import Request
 
 DRAIN_CHUNK = 64  # most futures resolved per loop iteration
@@ -20,13 +20,13 @@ class Completions:
     either is seen by that drain or schedules the next one: nothing is ever stranded.
     """
 
-    __slots__ = ("_done", "_loop", "_on_drained", "_scheduled", "closed_loop")
+    __slots__ = ("_done", "_lanes", "_loop", "_scheduled", "closed_loop")
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, on_drained: Callable[[], None]) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, lanes: tuple[Lane, ...]) -> None:
         self._loop = loop
         self._done: deque[Request] = deque()
         self._scheduled = False
-        self._on_drained = on_drained
+        self._lanes = lanes  # their waiters get the slots freed by a drain
         self.closed_loop = False
 
     def post(self, req: Request) -> None:
@@ -76,4 +76,6 @@ class Completions:
             # I/O run first, so a burst of completions never holds the loop for long.
             self._scheduled = True
             self._loop.call_soon(self._drain)
-        self._on_drained()
+        for lane in self._lanes:
+            if lane.waiters:
+                lane.wake()

@@ -7,6 +7,7 @@ import os
 import queue
 import sqlite3
 import uuid
+import weakref
 from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Iterable
 from contextvars import ContextVar
 from time import monotonic
@@ -64,8 +65,10 @@ class Database:
         self._loop = loop
         self._read = Lane("read", options.read_queue)
         self._write = Lane("write", options.write_queue)
-        self._completions = Completions(loop, self._wake_waiters)
+        self._completions = Completions(loop, (self._read, self._write))
         self._threads = Threads(options, self._completions, self._read, self._write)
+        # A Database dropped without close() still lets its threads finish.
+        weakref.finalize(self, self._threads.signal_stop)
         self._closed = False
         self._closing: asyncio.Task[None] | None = None
 
@@ -347,12 +350,6 @@ class Database:
         if state is not None and state.db is self and state.owner is asyncio.current_task():
             return state
         return None
-
-    def _wake_waiters(self) -> None:
-        if self._read.waiters:
-            self._read.wake()
-        if self._write.waiters:
-            self._write.wake()
 
 
 def _expire(req: Request) -> None:
