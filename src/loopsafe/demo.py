@@ -73,18 +73,19 @@ async def _workload(
 
 
 async def _blocking(path: Path, seconds: float) -> dict[str, float]:
-    conn = sqlite3.connect(path, isolation_level=None)
+    # The bug this demo shows, on purpose: sqlite3 called on the event loop.
+    conn = sqlite3.connect(path, isolation_level=None)  # noqa: LS101
 
     async def read(i: int) -> Any:
-        return conn.execute(SCAN, (f"%note {i % ROWS} %",)).fetchone()  # blocks the loop
+        return conn.execute(SCAN, (f"%note {i % ROWS} %",)).fetchone()  # noqa: LS101
 
     async def write(i: int) -> Any:
-        return conn.execute("INSERT INTO events (body) VALUES (?)", (f"demo {i}",))
+        return conn.execute("INSERT INTO events (body) VALUES (?)", (f"demo {i}",))  # noqa: LS101
 
     try:
         return await _workload(read, write, seconds)
     finally:
-        conn.close()
+        conn.close()  # noqa: LS101
 
 
 async def _loopsafe(path: Path, seconds: float) -> dict[str, float]:

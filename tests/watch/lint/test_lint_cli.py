@@ -108,7 +108,7 @@ def test_json_format_carries_the_same_findings(
     indirect = payload[1]
     assert indirect["fix"] == FIX["LS302"]
     assert [step["name"] for step in indirect["chain"]] == [
-        "handler",
+        "app.main.handler",
         "app.helpers.slow",
         "time.sleep",
     ]

@@ -122,10 +122,15 @@ async def _executor_local(stack: AsyncExitStack, path: Path, durability: str, ki
     def write(i: int) -> Any:
         return conn().execute(WRITE_SQL, (PAYLOAD,)).lastrowid
 
-    stack.callback(lambda: [c.close() for c in opened])
+    stack.callback(_close_all, opened)
     loop = asyncio.get_running_loop()
     fn = read if kind == "read" else write
     return lambda i: loop.run_in_executor(None, fn, i)
+
+
+def _close_all(conns: list[sqlite3.Connection]) -> None:
+    for conn in conns:
+        conn.close()
 
 
 async def _executor_connect(stack: AsyncExitStack, path: Path, durability: str, kind: str) -> Op:

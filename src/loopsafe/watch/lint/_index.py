@@ -132,15 +132,12 @@ class ProjectIndex:
         """
         index = cls()
         reported = discover(paths)
-        extra: dict[Path, None] = {}
-        for root in {package_root(path) for path in reported} - {None}:
-            assert root is not None
-            extra.update(dict.fromkeys(discover([root])))
+        roots = {root for root in map(package_root, reported) if root is not None}
+        siblings = discover(sorted(roots))
         for path in reported:
             index.add(path, reported=True)
-        for path in extra:
-            if path not in set(reported):
-                index.add(path, reported=False)
+        for path in sorted(set(siblings) - set(reported)):
+            index.add(path, reported=False)
         return index
 
     def add(self, path: Path, *, reported: bool) -> ModuleInfo | None:

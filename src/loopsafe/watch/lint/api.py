@@ -70,7 +70,9 @@ def check_paths(
                     continue
                 if code_matches(finding.code, ignored):
                     continue
-                suppressions = noqa.setdefault(path, parse_noqa(path))
+                if path not in noqa:
+                    noqa[path] = parse_noqa(path)
+                suppressions = noqa[path]
                 if is_suppressed(suppressions, finding.line, finding.code):
                     continue
                 findings.setdefault(
@@ -107,7 +109,7 @@ def _findings(
     allowed: Callable[[str], bool],
 ) -> list[Finding]:
     path = display_path(function.module.path)
-    start = Hop(function.local_name, path, event.line)
+    start = Hop(function.qualname, path, event.line)
     if event.category is not None:
         if allowed(event.name):
             return []
@@ -127,17 +129,20 @@ def _findings(
         chain = (start, *(_relative(step) for step in rest))
         message = (
             f"blocking {category.value} reached from async def "
-            f"`{function.local_name}`: {format_chain(chain)}"
+            f"`{function.local_name}`: {format_chain(chain, function.local_name)}"
         )
         found.append(Finding(path, event.line, event.col, rule.code, message, chain, rule.fix))
     return found
 
 
-def format_chain(chain: tuple[Hop, ...]) -> str:
-    """``get_user -> shop.repo.load_user (shop/repo.py:8) -> sqlite3.Connection.execute``."""
-    parts = []
-    for position, step in enumerate(chain):
-        if position == 0 or step.path is None:
+def format_chain(chain: tuple[Hop, ...], first: str) -> str:
+    """``get_user -> shop.repo.load_user (shop/repo.py:8) -> sqlite3.Connection.execute``.
+
+    The async def at the start is shown as ``first`` (its name inside its module).
+    """
+    parts = [first]
+    for step in chain[1:]:
+        if step.path is None:
             parts.append(_short(step.name))
         else:
             parts.append(f"{step.name} ({step.path}:{step.line})")
