@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+from fastapi import FastAPI
 
 import loopsafe
-from fastapi import FastAPI
 from loopsafe.fastapi import DatabaseDep, get_database, install_exception_handlers, lifespan
 
 SLOW = (

@@ -10,10 +10,10 @@ from typing import Annotated, Any
 
 import httpx
 import pytest
+from fastapi import Depends, FastAPI
 from starlette.applications import Starlette
 
 import loopsafe
-from fastapi import Depends, FastAPI
 from loopsafe import Busy, Closed, Database, Overloaded, Timeout
 from loopsafe.fastapi import (
     DatabaseDep,

@@ -12,7 +12,7 @@
     async def item(key: str, db: DatabaseDep) -> dict[str, object]:
         return {"value": await db.fetchval("SELECT value FROM items WHERE key = ?", (key,))}
 
-A full lane answers 503 with ``Retry-After`` in well under a millisecond instead
+A call refused by a full queue answers 503 with ``Retry-After`` at once instead
 of queueing without bound, and a call past its deadline answers 504.
 """
 

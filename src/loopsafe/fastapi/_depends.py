@@ -6,10 +6,10 @@ import functools
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
+from fastapi import Depends
 from starlette.applications import Starlette
 from starlette.requests import HTTPConnection
 
-from fastapi import Depends
 from loopsafe.engine import Database
 from loopsafe.fastapi._lifespan import STATE_KEY
 

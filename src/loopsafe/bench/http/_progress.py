@@ -22,7 +22,9 @@ class Progress:
     """Counts finished units (baselines, capacity searches, load levels) and says what runs."""
 
     def __init__(self, total: int, live: bool) -> None:
-        self._live = live
+        console = Console(stderr=True)
+        # Without a terminal (CI, a log file) a bar shows nothing: print lines instead.
+        self._live = live and console.is_terminal
         self._start = time.monotonic()
         self._bar = RichProgress(
             SpinnerColumn(),
@@ -30,9 +32,9 @@ class Progress:
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
-            console=Console(stderr=True),
+            console=console,
             refresh_per_second=4,
-            disable=not live,
+            disable=not self._live,
         )
         self._task = self._bar.add_task("starting", total=total)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import shutil
 import signal
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -24,7 +25,7 @@ from loopsafe.bench.http import _hist, dataset, report
 from loopsafe.bench.http._progress import Progress
 from loopsafe.bench.http._settings import Settings, parse_args
 from loopsafe.bench.http.loadgen import Job, TargetSpec
-from loopsafe.bench.http.procs import Loadgen, Processes, Sampler, Server, get
+from loopsafe.bench.http.procs import Loadgen, ProcessError, Processes, Sampler, Server, get
 
 __all__ = ["Bench", "main", "verdict"]
 
@@ -142,6 +143,8 @@ class Bench:
                     "achieved": m["db"]["achieved"],
                     "db_p99": m["db"]["ok_latency"]["p99"],
                     "health_p99": m["health"]["latency"]["p99"],
+                    "server_cpu": m["server"]["cpu"],
+                    "loadgen_cpu": m["loadgen"]["cpu"],
                 }
             )
             self.settle(server)
@@ -265,6 +268,11 @@ def main(argv: list[str]) -> int:
     except KeyboardInterrupt:
         results["meta"]["interrupted"] = True
         code = 130
+    except ProcessError as exc:
+        print(f"loopsafe.bench http: {exc}", file=sys.stderr)
+        results["meta"]["interrupted"] = True
+        results["meta"]["error"] = str(exc)
+        code = 1
     finally:
         signal.signal(signal.SIGTERM, previous)
         shutil.rmtree(workdir, ignore_errors=True)

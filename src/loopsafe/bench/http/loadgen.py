@@ -33,6 +33,11 @@ from loopsafe.bench.http._limits import raise_fd_limit
 __all__ = ["Job", "TargetSpec", "main", "run_job"]
 
 _SWEEP_EVERY = 0.02
+# uvloop's timers count whole milliseconds and round: a shorter sleep returns at once,
+# and sleeping until each due time would spin a core at high rates. Waking at most
+# once a millisecond and sending everything due costs each request up to ~1 ms of
+# send lag, which counts in its latency (and equally in the baseline).
+_MIN_SLEEP = 0.001
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,7 +321,7 @@ async def _schedule(target: _Target, t0: float, duration: float) -> None:
         now = time.perf_counter()
         due = t0 + sent / rate
         if due > now:
-            await asyncio.sleep(due - now)
+            await asyncio.sleep(max(due - now, _MIN_SLEEP))
             continue
         upto = min(total, math.floor((now - t0) * rate) + 1)
         while sent < upto:

@@ -172,11 +172,19 @@ def markdown(results: dict[str, Any]) -> str:
     lg = meta.get("loadgen_check")
     if lg and lg.get("at_max"):
         at = lg["at_max"]
-        lines += [
+        line = (
             f"- Load generator: sustained /health alone at {lg['max_rate']:g} req/s (p99"
             f" {_ms(at['p99'])} ms), using {at['loadgen_cpu']:.0%} of a core"
-            f" ({at['loadgen_us_per_request']:.0f} us per request)"
-        ]
+            f" ({at['loadgen_us_per_request']:.0f} us per request, kernel included)"
+        )
+        last = lg["steps"][-1]
+        if last["rate"] != at["rate"]:
+            line += (
+                f"; at {last['rate']:g} req/s the pair no longer kept up (p99"
+                f" {_ms(last['p99'])} ms), with the generator at {last['loadgen_cpu']:.0%}"
+                f" of a core and the server at {last['server_cpu']:.0%}"
+            )
+        lines += [line]
     lines += [""]
     for read, data in results["reads"].items():
         lines += _read_section(read, data["modes"], results.get("targets", {}).get(read, []))
@@ -185,16 +193,19 @@ def markdown(results: dict[str, Any]) -> str:
 
 def _read_section(read: str, modes: dict[str, Any], checks: list[dict[str, Any]]) -> list[str]:
     lines = [f"## {READ_TITLES.get(read, read)} (`--read {read}`)", ""]
-    lines += ["| mode | capacity (req/s) | first rate that failed |", "|---|--:|--:|"]
+    lines += [
+        "| mode | capacity (req/s) | first rate that failed | CPU at capacity: server,"
+        " load generator (cores) |",
+        "|---|--:|--:|--:|",
+    ]
     for mode, r in modes.items():
         cap = r["capacity"]
         failed = cap["first_failed"]
         why = next((st["why"] for st in cap["steps"] if st["rate"] == failed), "")
-        lines.append(
-            f"| {mode} | {cap['rate']:g} | "
-            + (f"{failed:g} ({why})" if failed is not None else "-")
-            + " |"
-        )
+        at = next((st for st in cap["steps"] if st["rate"] == cap["rate"]), None)
+        cpu = f"{at['server_cpu']:.2f}, {at['loadgen_cpu']:.2f}" if at else "-"
+        shown = f"{failed:g} ({why})" if failed is not None else "-"
+        lines.append(f"| {mode} | {cap['rate']:g} | {shown} | {cpu} |")
     lines += [
         "",
         "Latencies in ms, from each request's intended send time. DB latencies are of 2xx"
