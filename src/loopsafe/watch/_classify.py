@@ -37,9 +37,10 @@ class Evidence:
     at: float
     lag: float
     window: float
-    """Length of the CPU measurement window (it covers the stall)."""
+    """Length of the other threads' CPU measurement window (it covers the stall)."""
     loop_ident: int
     loop_cpu: float | None
+    """CPU seconds of the loop thread from the beat before the stall to its end."""
     thread_cpu: dict[int, float]
     """Other live threads: ident -> CPU seconds in the window."""
     thread_names: dict[int, str]
@@ -57,6 +58,10 @@ class Evidence:
     """How late the watchdog woke, per wake-up during the stall."""
     gc_pauses: list[GcPause] = field(default_factory=list)
     traced: bool = False
+    loop_window: float = 0.0
+    """Length of the loop thread's CPU measurement window."""
+    others_known: bool = False
+    """Whether other threads' CPU time could be read (Linux)."""
 
     @property
     def start(self) -> float:
@@ -70,6 +75,8 @@ class Verdict:
     kind: StallKind
     detail: str
     holder: int | None = None
+    holders: tuple[int, ...] = ()
+    """Threads whose stacks explain the stall (the holder, or exited threads)."""
     holder_name: str | None = None
     holder_cpu: float | None = None
     gc: GcPause | None = None
@@ -89,24 +96,23 @@ def gil_contended(ev: Evidence, switch_interval: float | None = None) -> bool:
 
 def classify(ev: Evidence, switch_interval: float | None = None) -> Verdict:
     """Name the kind of a stall and explain it in one sentence."""
-    gc_time = sum(p.overlap(ev.start, ev.at) for p in ev.gc_pauses)
-    if ev.gc_pauses and gc_time >= 0.5 * ev.lag:
-        pause = max(ev.gc_pauses, key=lambda p: p.overlap(ev.start, ev.at))
-        return Verdict(
-            StallKind.GC,
-            f"a generation-{pause.generation} garbage collection ran "
-            f"{pause.duration * 1000:.0f} ms ({gc_time / ev.lag:.0%} of the stall) holding the GIL",
-            gc=pause,
-        )
+    if ev.gc_pauses:
+        verdict = _gc(ev)
+        if verdict is not None:
+            return verdict
     window = max(ev.window, 1e-9)
     contended = gil_contended(ev, switch_interval)
     sampled = bool(ev.loop_idle)
     idle = sampled and sum(ev.loop_idle) * 2 >= len(ev.loop_idle)
-    if ev.loop_cpu is None:
+    if ev.loop_cpu is None or not ev.others_known:
         return _without_cpu(sampled, idle, contended)
-    loop = min(1.0, ev.loop_cpu / window)
+    loop = min(1.0, ev.loop_cpu / max(ev.loop_window, 1e-9))
     holder, name, holder_cpu = _top_thread(ev)
-    other = min(1.0, holder_cpu / window)
+    # All other threads together: several threads taking turns starve the loop as well.
+    others_cpu = sum(ev.thread_cpu.values()) + ev.unattributed_cpu
+    other = min(1.0, others_cpu / window)
+    if others_cpu > holder_cpu * 1.5:
+        name = f"{name} (and others)"
 
     def cpu(why: str) -> Verdict:
         return Verdict(StallKind.CPU, f"{why} ({loop:.0%} of the stall on CPU)", loop_share=loop)
@@ -115,8 +121,9 @@ def classify(ev: Evidence, switch_interval: float | None = None) -> Verdict:
         return Verdict(
             StallKind.GIL,
             f"the loop thread waited for the GIL while thread {name!r} ran "
-            f"({other:.0%} of the stall on CPU, the loop thread {loop:.0%})",
+            f"(other threads {other:.0%} of the stall on CPU, the loop thread {loop:.0%})",
             holder=holder,
+            holders=(holder,) if holder is not None else tuple(ev.exited),
             holder_name=name,
             holder_cpu=holder_cpu,
             loop_share=loop,
@@ -159,6 +166,24 @@ def classify(ev: Evidence, switch_interval: float | None = None) -> Verdict:
     return unknown()
 
 
+def _gc(ev: Evidence) -> Verdict | None:
+    gc_time = sum(p.overlap(ev.start, ev.at) for p in ev.gc_pauses)
+    pause = max(ev.gc_pauses, key=lambda p: p.overlap(ev.start, ev.at))
+    # The collecting thread's CPU over the window: on a loaded machine the stall
+    # outlasts the collection, yet the collection is still most of what ran.
+    ran = ev.loop_cpu if pause.thread == ev.loop_ident else ev.thread_cpu.get(pause.thread)
+    if gc_time >= 0.5 * ev.lag or (
+        ran is not None and gc_time >= 0.5 * ran and gc_time >= 0.25 * ev.lag
+    ):
+        return Verdict(
+            StallKind.GC,
+            f"a full garbage collection ran {pause.cpu * 1000:.0f} ms "
+            f"({gc_time / ev.lag:.0%} of the stall) holding the GIL",
+            gc=pause,
+        )
+    return None
+
+
 def _without_cpu(sampled: bool, idle: bool, contended: bool) -> Verdict:
     # No per-thread CPU clocks (not Linux): stacks and GIL contention only.
     if not sampled:
@@ -184,7 +209,9 @@ def _top_thread(ev: Evidence) -> tuple[int | None, str, float]:
         if len(ev.exited) == 1:
             ident, name = next(iter(ev.exited.items()))
             return ident, f"{name} (exited)", cpu
-        return None, "an exited or non-Python thread", cpu
+        if ev.exited:
+            return None, ", ".join(sorted(ev.exited.values())) + " (exited)", cpu
+        return None, "a thread unknown to Python", cpu
     if ident is None:
         return None, "?", 0.0
     return ident, ev.thread_names.get(ident, f"ident {ident}"), cpu

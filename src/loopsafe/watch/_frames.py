@@ -139,6 +139,17 @@ class LoopBase:
         return frames, False
 
 
+def without_dispatch(frames: Sequence[FrameType]) -> Sequence[FrameType]:
+    """Drop the loop's own outer frames (``_run_once``, ``Handle._run``) from a stack
+    that runs a callback: they say nothing about which callback it is."""
+    start = 0
+    while start < len(frames) and (
+        (frames[start].f_code.co_filename, frames[start].f_code.co_name) in _CALLBACK_DISPATCH
+    ):
+        start += 1
+    return frames[start:] if start < len(frames) else frames
+
+
 def is_idle(inner: Iterable[FrameType]) -> bool:
     """Whether the frames deeper than the loop base are only the loop's own."""
     return all(is_loop_internal(f.f_code.co_filename) for f in inner)

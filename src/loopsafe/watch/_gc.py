@@ -14,15 +14,20 @@ from loopsafe.watch._frames import outer_to_inner, summarize
 from loopsafe.watch.report import Stack
 
 MIN_PAUSE = 0.002
-"""Collections shorter than this are not kept (gen-0 collections run constantly)."""
+"""Full collections shorter than this (in CPU time) are not kept."""
 
 
 @dataclass(frozen=True, slots=True)
 class GcPause:
-    """One collection long enough to matter."""
+    """One full collection long enough to matter."""
 
     start: float
     end: float
+    """Monotonic instants of the start and stop callbacks."""
+    cpu: float
+    """CPU time the collecting thread spent in between: the collection itself. Wall
+    time can be longer: the thread may be descheduled, or wait for the GIL inside
+    the callbacks (they are Python code), which is not collecting."""
     generation: int
     collected: int
     thread: int
@@ -31,35 +36,44 @@ class GcPause:
 
     @property
     def duration(self) -> float:
-        return self.end - self.start
+        return self.cpu
 
     def overlap(self, start: float, end: float) -> float:
-        """Seconds this pause overlaps the interval ``[start, end]``."""
-        return max(0.0, min(self.end, end) - max(self.start, start))
+        """Seconds of collecting that fell inside ``[start, end]``, spreading the CPU
+        time evenly over the wall interval."""
+        wall = self.end - self.start
+        inside = max(0.0, min(self.end, end) - max(self.start, start))
+        return self.cpu * inside / wall if wall > 0 else 0.0
 
 
 class _Recorder:
     def __init__(self) -> None:
         self.pauses: deque[GcPause] = deque(maxlen=64)
         self._started = 0.0
+        self._started_cpu = 0.0
         self._users = 0
         self._lock = threading.Lock()
 
     def callback(self, phase: str, info: dict[str, Any]) -> None:
-        # Runs on every collection, with the GIL held: keep the common path to a clock read.
+        # Runs on every collection: only full collections can pause for long (the
+        # younger generations are bounded by the allocation thresholds).
+        if info.get("generation") != 2:
+            return
         if phase == "start":
             self._started = time.monotonic()
+            self._started_cpu = time.thread_time()
+            return
+        cpu = time.thread_time() - self._started_cpu
+        if cpu < MIN_PAUSE:
             return
         end = time.monotonic()
-        start = self._started
-        if end - start < MIN_PAUSE:
-            return
         stack = summarize(outer_to_inner(sys._getframe(1)))
         self.pauses.append(
             GcPause(
-                start,
+                self._started,
                 end,
-                int(info.get("generation", -1)),
+                cpu,
+                2,
                 int(info.get("collected", 0)),
                 threading.get_ident(),
                 stack,
@@ -81,7 +95,7 @@ class _Recorder:
                     gc.callbacks.remove(self.callback)
 
     def overlapping(self, start: float, end: float) -> list[GcPause]:
-        return [p for p in list(self.pauses) if p.overlap(start, end) > 0.0]
+        return [p for p in list(self.pauses) if p.start < end and p.end > start]
 
 
 recorder = _Recorder()

@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from loopsafe.watch._frames import LoopBase, thread_stack
@@ -28,10 +28,14 @@ class LateBeat:
     at: float
     """Monotonic instant it ran."""
     lag: float
+    since: float
+    """Monotonic instant of the beat before it."""
+    loop_cpu: float
+    """CPU seconds the loop thread used since the beat before."""
     traced: bool
     """A trace function (debugger) was set on the loop thread."""
-    threads: Mapping[int, Stack] = field(default_factory=dict)
-    """Other threads' stacks the moment the loop thread got the GIL back."""
+    threads: Mapping[int, tuple[str, Stack]] = field(default_factory=dict)
+    """Other threads' names and stacks the moment the loop thread got the GIL back."""
 
 
 class Heartbeat:
@@ -43,11 +47,19 @@ class Heartbeat:
         interval: float,
         threshold: float,
         histogram: LagHistogram,
+        rearm: Callable[[], object] | None = None,
     ) -> None:
         self.loop = loop
         self.interval = interval
         self.threshold = threshold
         self.histogram = histogram
+        self.rearm = rearm
+        """Pushes the watchdog's alarm back; called on every beat."""
+        self.paused = False
+        """Set by the watchdog when it saw the loop stopped: the next beat's lag is
+        the time the loop was not running, not a stall."""
+        self.last_at = 0.0
+        self.last_cpu = 0.0
         self.due = float("inf")
         """Monotonic instant the next beat is due (written by the loop thread only)."""
         self.thread_ident: int | None = None
@@ -71,8 +83,7 @@ class Heartbeat:
         self.thread_ident = threading.get_ident()
         self.native_id = threading.get_native_id()
         self.base = LoopBase.from_callback_caller(sys._getframe(1))
-        self.due = time.monotonic() + self.interval
-        self._handle = self.loop.call_later(self.interval, self._tick)
+        self._beat(time.monotonic())
 
     def _tick(self) -> None:
         if self._stopped:
@@ -81,10 +92,20 @@ class Heartbeat:
         lag = now - self.due
         if lag < 0.0:
             lag = 0.0
-        self.histogram.record(lag)
-        if lag >= self.threshold:
-            self._record_late(now, lag)
+        if self.paused:
+            self.paused = False
+        else:
+            self.histogram.record(lag)
+            if lag >= self.threshold:
+                self._record_late(now, lag)
+        self._beat(now)
+
+    def _beat(self, now: float) -> None:
+        self.last_at = now
+        self.last_cpu = time.thread_time()
         self.due = now + self.interval
+        if self.rearm is not None:
+            self.rearm()
         self._handle = self.loop.call_later(self.interval, self._tick)
 
     def _record_late(self, now: float, lag: float) -> None:
@@ -92,12 +113,15 @@ class Heartbeat:
         # where it let go, which the watchdog might not see if it runs later.
         me = threading.get_ident()
         skip = self.skip_idents
+        names = {t.ident: t.name for t in threading.enumerate()}
         threads = {
-            ident: thread_stack(frame)
+            ident: (names.get(ident, f"ident {ident}"), thread_stack(frame))
             for ident, frame in sys._current_frames().items()
             if ident != me and ident not in skip
         }
-        self.late.append(LateBeat(self.due, now, lag, sys.gettrace() is not None, threads))
+        cpu = time.thread_time() - self.last_cpu
+        traced = sys.gettrace() is not None
+        self.late.append(LateBeat(self.due, now, lag, self.last_at, cpu, traced, threads))
 
     def stop(self) -> None:
         """Stop beating. On the loop thread, first count a stall still in progress."""

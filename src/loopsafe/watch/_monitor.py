@@ -11,6 +11,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
 from loopsafe.watch import _frames
+from loopsafe.watch._alarm import Alarm
 from loopsafe.watch._classify import Evidence, Verdict, classify
 from loopsafe.watch._gc import recorder as gc_recorder
 from loopsafe.watch._heartbeat import Heartbeat
@@ -107,6 +108,7 @@ class LoopMonitor:
         self._limiter = RateLimiter(reports_per_fingerprint, reports_per_period, report_period)
         self._heartbeat: Heartbeat | None = None
         self._watchdog: Watchdog | None = None
+        self._alarm: Alarm | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -128,21 +130,30 @@ class LoopMonitor:
         if loop is None:
             loop = asyncio.get_running_loop()
         self._loop = loop
-        heartbeat = Heartbeat(loop, self.interval, self.threshold, self._histogram)
+        trigger = self.threshold / 2
+        alarm = Alarm.create(self.interval + trigger)
+        heartbeat = Heartbeat(
+            loop,
+            self.interval,
+            self.threshold,
+            self._histogram,
+            rearm=alarm.arm if alarm is not None else None,
+        )
         watchdog = Watchdog(
             heartbeat,
-            poll=self.threshold / 2,
-            trigger=self.threshold / 2,
+            poll=trigger,
+            trigger=trigger,
             sample_interval=self.sample_interval,
             on_evidence=self._on_evidence,
             name=f"loopsafe-watch-{self.name}",
+            alarm=alarm,
         )
         if self._metrics is not False:
             from loopsafe.watch import metrics
 
             metrics.attach(self, None if self._metrics is True else self._metrics)
         gc_recorder.acquire()
-        self._heartbeat, self._watchdog = heartbeat, watchdog
+        self._heartbeat, self._watchdog, self._alarm = heartbeat, watchdog, alarm
         heartbeat.start()
         watchdog.start()
         return self
@@ -159,6 +170,9 @@ class LoopMonitor:
         self._heartbeat = self._watchdog = None
         heartbeat.stop()
         watchdog.stop()
+        if self._alarm is not None:
+            self._alarm.close()
+            self._alarm = None
         gc_recorder.release()
         self._loop = None
 
@@ -236,7 +250,7 @@ class LoopMonitor:
         holder_frame: Frame | None = None
         gc_info: GcPauseInfo | None = None
         if verdict.holder_name is not None:
-            captures = sorted(ev.thread_stacks.get(verdict.holder, []) if verdict.holder else [])
+            captures = sorted(c for i in verdict.holders for c in ev.thread_stacks.get(i, []))
             holder = ThreadInfo(
                 name=verdict.holder_name,
                 ident=verdict.holder,
@@ -279,7 +293,6 @@ class LoopMonitor:
             route=route,
             loop_cpu=verdict.loop_share,
             gil_holder=holder,
-            gil_holder_frame=holder_frame,
             gc=gc_info,
             under_debugger=debugger,
             loop=self.name,

@@ -10,9 +10,17 @@ import time
 from collections.abc import Callable
 
 from loopsafe.watch import tasks as task_labels
+from loopsafe.watch._alarm import Alarm
 from loopsafe.watch._classify import Evidence
 from loopsafe.watch._cpu import CpuSnapshot, ThreadCpu, deltas, unattributed
-from loopsafe.watch._frames import is_idle, outer_to_inner, summarize, thread_stack, trim_own
+from loopsafe.watch._frames import (
+    is_idle,
+    outer_to_inner,
+    summarize,
+    thread_stack,
+    trim_own,
+    without_dispatch,
+)
 from loopsafe.watch._gc import recorder as gc_recorder
 from loopsafe.watch._heartbeat import Heartbeat, LateBeat
 
@@ -24,9 +32,21 @@ except ImportError:  # pragma: no cover - other Pythons keep it elsewhere
     _CURRENT_TASKS = {}
 
 
+MAX_SAMPLES = 200
+"""Samples kept per stall (at the default 2 ms, the first 0.4 s of it)."""
+MAX_THREAD_SAMPLES = 16
+"""Samples per stall that include the other threads' stacks too."""
+SLOW_POLL = 0.25
+"""With an alarm, how often the watchdog still wakes to refresh its CPU baseline."""
+
+
 class Watchdog(threading.Thread):
-    """Polls the heartbeat every ``poll`` seconds; once it is ``trigger`` overdue,
-    samples every ``sample_interval`` until it runs, then hands evidence over."""
+    """Sleeps until the heartbeat is ``trigger`` overdue, then samples every
+    ``sample_interval`` until it runs again, and hands the evidence over.
+
+    With an :class:`Alarm` (Linux) it sleeps without the GIL and wakes only for
+    stalls (and every ``SLOW_POLL``); without one it polls every ``poll``.
+    """
 
     def __init__(
         self,
@@ -37,6 +57,7 @@ class Watchdog(threading.Thread):
         sample_interval: float,
         on_evidence: Callable[[Evidence], None],
         name: str,
+        alarm: Alarm | None = None,
     ) -> None:
         super().__init__(name=name, daemon=True)
         self._hb = heartbeat
@@ -44,6 +65,7 @@ class Watchdog(threading.Thread):
         self._trigger = trigger
         self._sample_interval = sample_interval
         self._on_evidence = on_evidence
+        self._alarm = alarm
         self._stop_event = threading.Event()
         self._cpu = ThreadCpu()
         self._pending: Evidence | None = None
@@ -52,30 +74,38 @@ class Watchdog(threading.Thread):
     def stop(self, timeout: float = 2.0) -> None:
         """Finish the stall in hand (if it ended) and exit."""
         self._stop_event.set()
+        if self._alarm is not None:
+            self._alarm.fire()
         if self.is_alive() and threading.current_thread() is not self:
             self.join(timeout)
 
     def run(self) -> None:
-        hb = self._hb
-        hb.skip_idents = frozenset({threading.get_ident()})
+        self._hb.skip_idents = frozenset({threading.get_ident()})
         baseline = self._cpu.snapshot()
-        wait = self._poll
         while True:
-            deadline = time.monotonic() + wait
-            stopping = self._stop_event.wait(wait)
-            now = time.monotonic()
+            timer_due: float | None
+            if self._pending is not None or self._alarm is None:
+                wait = self._sample_interval if self._pending is not None else self._poll
+                timer_due = time.monotonic() + wait
+                stopping = self._stop_event.wait(wait)
+            else:
+                fired = self._alarm.wait(SLOW_POLL)
+                timer_due = None if fired else time.monotonic()
+                stopping = self._stop_event.is_set()
             try:
-                baseline, wait = self._step(now, max(0.0, now - deadline), baseline, stopping)
+                baseline = self._step(time.monotonic(), timer_due, baseline, stopping)
             except Exception:  # pragma: no cover - a bug here must not kill the watchdog
                 log.exception("loopsafe.watch: watchdog error")
                 self._pending = None
-                baseline, wait = self._cpu.snapshot(), self._poll
+                baseline = self._cpu.snapshot()
             if stopping:
                 return
 
     def _step(
-        self, now: float, overshoot: float, baseline: CpuSnapshot, stopping: bool
-    ) -> tuple[CpuSnapshot, float]:
+        self, now: float, timer_due: float | None, baseline: CpuSnapshot, stopping: bool
+    ) -> CpuSnapshot:
+        """One wake-up: ``timer_due`` is when a timed wait was to end (None: the
+        alarm went off). Returns the CPU baseline for the next stall."""
         hb = self._hb
         late: list[LateBeat] = []
         while hb.late:
@@ -88,25 +118,36 @@ class Watchdog(threading.Thread):
                     ev, start = pending, self._pending_baseline or baseline
                     pending = None
                 else:
+                    # Not seen in progress: the watchdog could not run (GIL held).
                     ev, start = self._new_evidence(beat.due, baseline), baseline
-                    ev.overshoots.append(overshoot)
+                    ev.overshoots.append(max(0.0, now - (beat.due + self._trigger)))
                 self._finish(ev, beat, start, after)
             self._pending = pending = None
             baseline = after
         if stopping or hb.thread_ident is None:
-            return baseline, self._poll
+            return baseline
         loop = hb.loop
         if loop.is_closed() or not loop.is_running():
             self._pending = None
-            return self._cpu.snapshot(), self._poll
-        if pending is None and now - hb.due >= self._trigger:
-            pending = self._pending = self._new_evidence(hb.due, baseline)
-            self._pending_baseline = baseline
+            hb.paused = True
+            return self._cpu.snapshot()
+        alarm_due = hb.due + self._trigger
         if pending is None:
-            return self._cpu.snapshot(), self._poll
-        pending.overshoots.append(overshoot)
-        self._sample(pending)
-        return baseline, self._sample_interval
+            if now < alarm_due:
+                # A timed wake-up (or the alarm went off and the beat has run since).
+                return self._cpu.snapshot() if timer_due is not None else baseline
+            overshoot = now - (alarm_due if timer_due is None else timer_due)
+            pending = self._pending = self._new_evidence(hb.due, baseline)
+            # Woken late, the watchdog waited for the GIL through most of the stall:
+            # only the older baseline covers it.
+            late_wake = overshoot >= self._trigger
+            self._pending_baseline = baseline if late_wake else self._cpu.snapshot()
+        else:
+            overshoot = max(0.0, now - (timer_due or now))
+        if len(pending.overshoots) < MAX_SAMPLES:
+            pending.overshoots.append(max(0.0, overshoot))
+            self._sample(pending)
+        return baseline
 
     def _new_evidence(self, due: float, baseline: CpuSnapshot) -> Evidence:
         hb = self._hb
@@ -133,33 +174,46 @@ class Watchdog(threading.Thread):
             if base is not None:
                 inner, found = base.split(chain)
                 idle = found and is_idle(inner)
-                shown = inner if found else chain
+                shown = without_dispatch(inner) if found else chain
             else:
                 idle, shown = False, chain
             ev.loop_stacks.append(trim_own(summarize(shown)))
             ev.loop_idle.append(idle)
             ev.tasks.append(_current_task(hb.loop))
+        names = ev.thread_names
+        if len(ev.loop_stacks) > MAX_THREAD_SAMPLES:
+            return
         for ident, frame in frames.items():
             if ident not in (me, ev.loop_ident):
                 ev.thread_stacks.setdefault(ident, []).append((now, thread_stack(frame)))
-        del frames, loop_frame
+                if ident not in names:
+                    names.update((t.ident, t.name) for t in threading.enumerate() if t.ident)
 
     def _finish(
         self, ev: Evidence, beat: LateBeat, before: CpuSnapshot, after: CpuSnapshot
     ) -> None:
         ev.due, ev.at, ev.lag = beat.due, beat.at, beat.lag
+        # The loop thread's CPU is measured by the heartbeat itself, beat to beat.
+        ev.loop_cpu, ev.loop_window = beat.loop_cpu, beat.at - beat.since
         ev.traced = ev.traced or beat.traced
-        for ident, stack in beat.threads.items():
+        for ident, (name, stack) in beat.threads.items():
             ev.thread_stacks.setdefault(ident, []).append((beat.at, stack))
+            ev.thread_names.setdefault(ident, name)
         ev.window = after.at - before.at
         ev.thread_names.update(after.names)
         if self._cpu.supported:
+            ev.others_known = True
             used = deltas(before, after)
             ev.unattributed_cpu = unattributed(before, after, used)
-            ev.loop_cpu = used.pop(ev.loop_ident, None)
+            used.pop(ev.loop_ident, None)
             used.pop(threading.get_ident(), None)
             ev.thread_cpu = used
-            ev.exited = {i: n for i, n in before.names.items() if i not in after.cpu}
+            seen = before.names.keys() | ev.thread_stacks.keys()
+            ev.exited = {
+                i: ev.thread_names.get(i, f"ident {i}")
+                for i in seen
+                if i not in after.cpu and i != ev.loop_ident
+            }
         ev.gc_pauses = gc_recorder.overlapping(ev.start, ev.at)
         self._on_evidence(ev)
 

@@ -120,7 +120,6 @@ class StallReport:
     loop_cpu: float | None = None
     """Share (0..1) of the stall the loop thread spent on the CPU, if known."""
     gil_holder: ThreadInfo | None = None
-    gil_holder_frame: Frame | None = None
     gc: GcPauseInfo | None = None
     under_debugger: bool = False
     """A tracer or debugger was active on the loop thread: the stall may be a breakpoint."""
@@ -189,17 +188,41 @@ def _format_groups(
     out: list[str] = []
     for group in groups[:max_groups]:
         out.append(f"{indent}{group.count}x ({group.count / total:.0%}):")
-        frames = group.frames[-max_frames:]
-        if len(group.frames) > max_frames:
-            out.append(f"{indent}    ... {len(group.frames) - max_frames} outer frames")
-        for frame in frames:
-            out.append(f"{indent}    {frame}")
-            if src := frame.source:
+        entries = _collapse(group.frames)
+        if not entries:
+            out.append(f"{indent}    (idle in the event loop)")
+        if len(entries) > max_frames:
+            hidden = sum(1 if isinstance(e, Frame) else e for e in entries[:-max_frames])
+            entries = [hidden, *entries[-max_frames:]]
+        for entry in entries:
+            if isinstance(entry, int):
+                out.append(f"{indent}    ... {entry} library frames")
+                continue
+            out.append(f"{indent}    {entry}")
+            if src := entry.source:
                 out.append(f"{indent}        {src}")
     if len(groups) > max_groups:
         rest = sum(g.count for g in groups[max_groups:])
         out.append(f"{indent}... {len(groups) - max_groups} more stacks ({rest} samples)")
     return out
+
+
+def _collapse(frames: Stack) -> list[Frame | int]:
+    """Frames, with runs of two or more library frames (but not the innermost two)
+    replaced by their count: framework plumbing says little about a stall."""
+    from loopsafe.watch._frames import default_is_user_file
+
+    entries: list[Frame | int] = []
+    run: list[Frame] = []
+    for i, frame in enumerate(frames):
+        if i < len(frames) - 2 and not default_is_user_file(frame.filename):
+            run.append(frame)
+            continue
+        entries.extend(run if len(run) < 2 else [len(run)])
+        run = []
+        entries.append(frame)
+    entries.extend(run if len(run) < 2 else [len(run)])
+    return entries
 
 
 def _fingerprint(report: StallReport) -> str:

@@ -1,0 +1,16 @@
+"""Shared fixtures for the loop-monitor tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from watch_stalls import Stalls
+
+
+@pytest.fixture(scope="session")
+def stalls() -> Iterator[Stalls]:
+    """Stalls of each kind, calibrated once for the session."""
+    s = Stalls()
+    yield s
+    s.close()

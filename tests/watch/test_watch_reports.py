@@ -1,0 +1,143 @@
+"""Reports: formatting, rate limit and de-duplication, logging and callbacks."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from watch_stalls import Stalls, marker_lines, reports_after, run, settle
+
+from loopsafe.watch import Frame, LoopMonitor, StackGroup, StallKind, StallReport, labelled
+from loopsafe.watch._ratelimit import RateLimiter
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_rate_limiter_deduplicates_per_fingerprint_and_counts() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(per_fingerprint=1, total=100, period=60.0, clock=clock)
+    assert limiter.admit("a") == (True, 0)
+    assert limiter.admit("a") == (False, 0)
+    assert limiter.admit("a") == (False, 0)
+    assert limiter.admit("b") == (True, 0)
+    clock.now += 61
+    assert limiter.admit("a") == (True, 2)
+    assert limiter.admit("a") == (False, 0)
+
+
+def test_rate_limiter_caps_all_fingerprints() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(per_fingerprint=5, total=3, period=10.0, clock=clock)
+    assert [limiter.admit(str(i))[0] for i in range(5)] == [True, True, True, False, False]
+    clock.now += 11
+    assert limiter.admit("4") == (True, 1)
+
+
+def _report(kind: StallKind = StallKind.CPU, line: int = 3) -> StallReport:
+    frames = (Frame(__file__, 1, "outer"), Frame(__file__, line, "inner"))
+    return StallReport(
+        kind=kind,
+        duration=0.0512,
+        started_at=0.0,
+        detail="because",
+        user_frame=frames[-1],
+        stacks=(StackGroup(frames, 4), StackGroup(frames[:1], 1)),
+        samples=5,
+        task="Task-1 (handler)",
+        route="GET /items/{id}",
+        loop_cpu=0.97,
+    )
+
+
+def test_format_shows_kind_line_source_task_route_and_grouped_stacks() -> None:
+    text = _report().format()
+    assert "blocked for 51.2 ms: CPU-bound code on the loop" in text
+    assert f"at {__file__}:3 in inner" in text
+    assert "route GET /items/{id}" in text
+    assert "task Task-1 (handler)" in text
+    assert "4x (80%)" in text
+    assert "1x (20%)" in text
+    assert "loop thread on CPU 97%" in text
+
+
+def test_fingerprint_depends_on_kind_and_line_only() -> None:
+    assert _report().fingerprint == _report().fingerprint
+    assert _report().fingerprint != _report(line=4).fingerprint
+    assert _report().fingerprint != _report(kind=StallKind.BLOCKING).fingerprint
+
+
+def test_repeated_stall_is_logged_once_then_with_a_count(
+    stalls: Stalls, caplog: pytest.LogCaptureFixture
+) -> None:
+    seen: list[StallReport] = []
+
+    async def main() -> list[StallReport]:
+        monitor = LoopMonitor(0.02, on_stall=seen.append, report_period=0.6)
+        async with monitor:
+            for i in range(4):
+                # The fourth stall comes after the rate-limit window has passed.
+                await settle(0.6 if i == 3 else 0.03)
+                before = len(monitor.reports)
+                stalls.sleep()
+                await reports_after(monitor, before)
+            return monitor.reports
+
+    with caplog.at_level(logging.WARNING, logger="loopsafe.watch"):
+        reports = run("asyncio", main)
+    sleeps = [r for r in reports if r.user_frame and r.user_frame.lineno in marker_lines("sleep")]
+    assert len(sleeps) == 4
+    assert len({r.fingerprint for r in sleeps}) == 1
+    logged = [rec for rec in caplog.records if marker_lines("sleep") & _lines_in(rec.getMessage())]
+    assert len(logged) == 2, [r.getMessage() for r in caplog.records]
+    assert "2 similar stalls not reported" in logged[1].getMessage()
+    assert [r.suppressed for r in seen if r.fingerprint == sleeps[0].fingerprint] == [0, 2]
+    assert isinstance(getattr(logged[0], "loopsafe_stall", None), StallReport)
+
+
+def _lines_in(message: str) -> set[int]:
+    return {
+        int(part.split(" ")[0])
+        for part in message.split("watch_stalls.py:")[1:]
+        if part.split(" ")[0].isdigit()
+    }
+
+
+def test_labelled_task_names_its_route(stalls: Stalls) -> None:
+    async def main() -> StallReport:
+        async with LoopMonitor(0.02, log=False) as monitor:
+            await settle()
+            with labelled("job:nightly-report"):
+                stalls.sleep()
+            return (await reports_after(monitor, 0))[-1]
+
+    assert run("asyncio", main).route == "job:nightly-report"
+
+
+def test_bad_settings_are_rejected() -> None:
+    with pytest.raises(ValueError, match="interval"):
+        LoopMonitor(0.01, 0.05)
+    with pytest.raises(ValueError, match="positive"):
+        LoopMonitor(0.0)
+
+
+def test_stop_is_idempotent_and_monitor_restarts(stalls: Stalls) -> None:
+    async def main() -> int:
+        monitor = LoopMonitor(0.02, log=False)
+        for _ in range(2):
+            monitor.start()
+            with pytest.raises(RuntimeError):
+                monitor.start()
+            await settle()
+            stalls.sleep()
+            await reports_after(monitor, len(monitor.reports))
+            monitor.stop()
+            monitor.stop()
+        return len(monitor.reports)
+
+    assert run("asyncio", main) >= 2

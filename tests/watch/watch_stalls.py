@@ -1,0 +1,188 @@
+"""Stalls of each kind, calibrated on this machine, and helpers to run a monitored loop.
+
+Each injected call carries a ``# STALL:<kind>`` comment; tests find the expected
+line numbers from those comments rather than hard-coding them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import gc
+import queue
+import random
+import sqlite3
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TypeVar
+
+import uvloop
+
+from loopsafe.watch import LoopMonitor, StallReport
+
+T = TypeVar("T")
+
+TARGET = 0.06
+"""Each injected stall lasts about this long (the monitor threshold is 0.02)."""
+SLOW_SQL = (
+    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ?) "
+    "SELECT count(*) FROM c"
+)
+LOOPS = ["asyncio", "uvloop"]
+
+
+@functools.cache
+def marker_lines(kind: str) -> frozenset[int]:
+    """Line numbers in this file tagged ``# STALL:<kind>``."""
+    tag = f"# STALL:{kind}"
+    lines = Path(__file__).read_text().splitlines()
+    found = frozenset(i for i, line in enumerate(lines, 1) if line.rstrip().endswith(tag))
+    assert found, f"no line tagged {tag}"
+    return found
+
+
+def run(loop_kind: str, main: Callable[[], Awaitable[T]]) -> T:
+    """Run ``main()`` on a fresh asyncio or uvloop loop."""
+    factory = uvloop.new_event_loop if loop_kind == "uvloop" else asyncio.new_event_loop
+    with asyncio.Runner(loop_factory=factory) as runner:
+        return runner.run(_call(main))
+
+
+async def _call(main: Callable[[], Awaitable[T]]) -> T:
+    return await main()
+
+
+def _calibrate(work: Callable[[int], object], start: int, target: float = TARGET) -> int:
+    """The size ``n`` for which ``work(n)`` takes about ``target`` seconds."""
+    n = start
+    while True:
+        t0 = time.perf_counter()
+        work(n)
+        took = time.perf_counter() - t0
+        if took >= target / 3:
+            return max(1, int(n * target / took))
+        n *= 2
+
+
+class Stalls:
+    """Calibrated stalls; build once per test session (calibration takes ~1 s)."""
+
+    def __init__(self) -> None:
+        self.conn = sqlite3.connect(":memory:", check_same_thread=False)
+        self.sql_n = _calibrate(lambda n: self.conn.execute(SLOW_SQL, (n,)).fetchone(), 50_000)
+        data = list(range(2_000_000))
+        random.Random(7).shuffle(data)
+        size = _calibrate(lambda n: sorted(data[:n]), 50_000)
+        self.gil_data = data[:size]
+        self._heap: list[list[object]] = []
+        self._commands: queue.Queue[threading.Event | None] = queue.Queue()
+        self._worker = threading.Thread(target=self._gil_worker, name="gil-worker", daemon=True)
+        self._worker.start()
+
+    def close(self) -> None:
+        self._commands.put(None)
+        self._worker.join()
+        self.conn.close()
+        self._heap.clear()
+
+    # -- on the loop -------------------------------------------------------------------
+
+    def sleep(self) -> None:
+        time.sleep(TARGET)  # STALL:sleep
+
+    def sqlite(self) -> None:
+        self.conn.execute(SLOW_SQL, (self.sql_n,)).fetchone()  # STALL:sqlite
+
+    def cpu(self) -> int:
+        end = time.perf_counter() + TARGET
+        n = 0
+        while time.perf_counter() < end:  # STALL:cpu
+            n += 1  # STALL:cpu
+        return n
+
+    def grow_heap(self) -> None:
+        """Keep enough cyclic objects alive that ``gc.collect()`` takes ~TARGET."""
+        while True:
+            t0 = time.perf_counter()
+            gc.collect()
+            if time.perf_counter() - t0 >= TARGET:
+                return
+            for _ in range(50_000):
+                a: list[object] = []
+                b: list[object] = [a]
+                a.append(b)
+                self._heap.append(a)
+
+    def drop_heap(self) -> None:
+        self._heap.clear()
+        gc.collect()
+
+    def gc(self) -> None:
+        gc.collect()  # STALL:gc
+
+    # -- off the loop ------------------------------------------------------------------
+
+    def _gil_worker(self) -> None:
+        while (done := self._commands.get()) is not None:
+            sorted(self.gil_data)
+            done.set()
+
+    def start_gil_hog(self) -> threading.Event:
+        """Start a thread that keeps holding the GIL (one C call after another) until
+        the returned event is set."""
+        stop = threading.Event()
+
+        def hog() -> None:
+            while not stop.is_set():  # STALL:gil
+                sorted(self.gil_data)  # STALL:gil
+
+        threading.Thread(target=hog, name="gil-hog", daemon=True).start()
+        return stop
+
+    async def gil_once(self) -> None:
+        """A long-lived thread runs one C call holding the GIL, then waits for work."""
+        done = threading.Event()
+        self._commands.put(done)
+        # Polling keeps the loop idle on its own timers, with no other thread involved.
+        while not done.is_set():  # noqa: ASYNC110
+            await asyncio.sleep(0.005)
+
+    async def gil_threads(self, n: int = 4, seconds: float = 0.3) -> None:
+        """``n`` threads spin in pure Python, taking turns with the GIL."""
+
+        def spin() -> None:
+            end = time.perf_counter() + seconds
+            while time.perf_counter() < end:  # STALL:spin
+                pass  # STALL:spin
+
+        threads = [threading.Thread(target=spin, name=f"spin-{i}") for i in range(n)]
+        for t in threads:
+            t.start()
+        while any(t.is_alive() for t in threads):  # noqa: ASYNC110
+            await asyncio.sleep(0.005)
+
+
+async def settle(seconds: float = 0.03) -> None:
+    """Let the heartbeat run a few times."""
+    await asyncio.sleep(seconds)
+
+
+async def reports_after(
+    monitor: LoopMonitor, before: int, *, count: int = 1, wait: float = 1.0, quiet: float = 0.05
+) -> list[StallReport]:
+    """Reports added since there were ``before``, once the watchdog has caught up
+    (at least ``count`` of them, unless ``wait`` seconds pass)."""
+    await asyncio.sleep(quiet)
+    deadline = time.monotonic() + wait
+    # Reports arrive from the watchdog thread, which has nothing to wake the loop with.
+    while len(monitor.reports) < before + count and time.monotonic() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.01)
+    return monitor.reports[before:]
+
+
+def main_report(reports: list[StallReport]) -> StallReport:
+    """The longest of the reports of one trial (the injected stall)."""
+    assert reports, "no stall reported"
+    return max(reports, key=lambda r: r.duration)
