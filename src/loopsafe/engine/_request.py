@@ -109,16 +109,34 @@ def run(conn: sqlite3.Connection, req: Request) -> Any:
             return None
         return next(iter(row.values())) if isinstance(row, dict) else row[0]
     if op == EXECUTE:
+        before = conn.total_changes
         cur = conn.execute(req.sql, req.params)
-        return ExecuteResult(cur.rowcount, cur.lastrowid)
+        rowcount = cur.rowcount
+        if rowcount < 0 and cur.description is None:
+            rowcount = conn.total_changes - before  # sqlite3 reports -1 for `WITH ... INSERT`
+        return ExecuteResult(rowcount, cur.lastrowid)
     if op == EXECUTEMANY:
         params: Iterable[Params] = req.params
         cur = conn.executemany(req.sql, params)
         return ExecuteResult(cur.rowcount, cur.lastrowid)
     if op == CALL:
         fn: Callable[[sqlite3.Connection], Any] = req.arg
-        return fn(conn)
+        result = fn(conn)
+        if isinstance(result, sqlite3.Cursor):
+            # A live cursor would keep its statement (and a read snapshot) open on this
+            # thread after the call: hand over its rows or its counts instead.
+            return _drain_cursor(result)
+        return result
     if op == SCRIPT:
         conn.executescript(req.sql)
         return None
     raise AssertionError(f"operation {op} is not a plain operation")
+
+
+def _drain_cursor(cursor: sqlite3.Cursor) -> Any:
+    try:
+        if cursor.description is not None:
+            return cursor.fetchall()
+        return ExecuteResult(cursor.rowcount, cursor.lastrowid)
+    finally:
+        cursor.close()

@@ -6,9 +6,11 @@ import asyncio
 import atexit
 import queue
 import weakref
+from collections.abc import Sequence
 from typing import Any
 
 from loopsafe import errors
+from loopsafe.engine._channel import Channel
 from loopsafe.engine._lane import Lane
 from loopsafe.engine._options import Options
 from loopsafe.engine._reader import Reader
@@ -30,10 +32,9 @@ class Threads:
         self.completions = completions
         self.read = read
         self.write = write
-        self.iterators: set[queue.SimpleQueue[Any]] = set()
+        self.iterators: set[Channel] = set()
         self.workers: list[Worker] = []
         self.writer: Writer | None = None
-        self.exits: list[asyncio.Future[Any]] = []
 
     async def start(self, loop: asyncio.AbstractEventLoop, memory_name: str) -> None:
         """Start the writer first (it creates the file and turns on WAL), then the readers."""
@@ -42,7 +43,9 @@ class Threads:
             assert isinstance(writer, Writer)
             self.writer = writer
             await self._ready(loop)
-        for index in range(self.options.readers):
+        # In-memory SQLite has no WAL: readers would block the writer's commits, so the
+        # writer serves everything.
+        for index in range(0 if self.options.memory else self.options.readers):
             self._spawn(Reader, loop, f"loopsafe-reader-{index}", memory_name, self.read)
         await self._ready(loop)
         _alive.add(self)
@@ -52,7 +55,6 @@ class Threads:
     ) -> Worker:
         ready = Request(-1, "", None, loop.create_future(), None)
         exited = Request(-1, "", None, loop.create_future(), None)
-        self.exits.append(exited.fut)
         extra: dict[str, Any] = {"source": lane.queue}
         if cls is Reader:
             extra["iterators"] = self.iterators
@@ -74,29 +76,52 @@ class Threads:
         for worker in self.workers:
             (self.read if isinstance(worker, Reader) else self.write).queue.put(STOP)
         for channel in list(self.iterators):
-            channel.put(STOP)
+            channel.queue.put(STOP)
         if self.writer is not None and self.writer.channel is not None:
-            self.writer.channel.queue.put(None)  # roll back the open transaction
+            self.writer.channel.queue.put(STOP)  # roll back the open transaction
 
     async def stop(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Finish queued work, fail what is left after the grace period, join the threads."""
-        _alive.discard(self)
-        self.signal_stop()
-        running = [f for f in self.exits if not f.done()]
-        if running:
-            _, late = await asyncio.wait(running, timeout=CLOSE_GRACE)
-            if late:
-                self._fail_queued(loop)
-                for worker in self.workers:
-                    worker.interrupt()
-                await asyncio.wait(late, timeout=CLOSE_GRACE)
-        for waiter in [*self.read.waiters, *self.write.waiters]:
-            if not waiter.done():
-                waiter.set_exception(errors.Closed("the Database closed"))
-        for worker in self.workers:
-            worker.join(timeout=0.1)  # already finished: they posted their exit
+        """Finish queued work, fail what is left after the grace period, join the threads.
 
-    def _fail_queued(self, loop: asyncio.AbstractEventLoop) -> None:
+        Readers stop first, the writer last: the last connection to close checkpoints the
+        WAL into the database file and removes it, and only the writer may do that.
+        """
+        _alive.discard(self)
+        for lane in (self.read, self.write):
+            lane.fail_waiters(errors.Closed("the Database closed"))
+        deadline = loop.time() + CLOSE_GRACE
+        readers = [w for w in self.workers if isinstance(w, Reader)]
+        for _ in readers:
+            self.read.queue.put(STOP)
+        for channel in list(self.iterators):
+            channel.queue.put(STOP)
+        await self._wait_for(readers, loop, deadline)
+        if self.writer is not None:
+            self.write.queue.put(STOP)
+            if self.writer.channel is not None:
+                self.writer.channel.queue.put(STOP)  # roll back the open transaction
+            await self._wait_for([self.writer], loop, deadline)
+        self._fail_queued()  # anything a stopping thread put back for the others
+        await asyncio.to_thread(self._join)
+
+    async def _wait_for(
+        self, workers: Sequence[Worker], loop: asyncio.AbstractEventLoop, deadline: float
+    ) -> None:
+        running = [w.exited.fut for w in workers if not w.exited.fut.done()]
+        if not running:
+            return
+        _, late = await asyncio.wait(running, timeout=max(0.0, deadline - loop.time()))
+        if late:
+            for worker in workers:
+                worker.interrupt()
+            self._fail_queued()
+            await asyncio.wait(late, timeout=CLOSE_GRACE)
+
+    def _join(self) -> None:
+        for worker in self.workers:
+            worker.join(timeout=CLOSE_GRACE)  # they have posted their exit: a moment at most
+
+    def _fail_queued(self) -> None:
         for lane in (self.read, self.write):
             while True:
                 try:
@@ -106,10 +131,11 @@ class Threads:
                 if req is STOP:
                     continue
                 req.cancelled = True
-                lane.inflight -= 1
+                lane.release()
                 if not req.fut.done():
                     req.fut.set_exception(errors.Closed("the Database closed before the call ran"))
-        self.signal_stop()
+        if any(w.is_alive() for w in self.workers):
+            self.signal_stop()
 
     def stop_at_exit(self) -> None:
         """Blocking stop for interpreter exit, when no loop may be running any more."""

@@ -8,8 +8,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from loopsafe import errors
+from loopsafe.engine._channel import Channel
 from loopsafe.engine._request import COMMIT, RELEASE, ROLLBACK, ROLLBACK_TO, SAVEPOINT, TRANSACTION
-from loopsafe.engine._writer import TxnChannel
 
 if TYPE_CHECKING:
     from loopsafe.engine.database import Database
@@ -20,7 +20,7 @@ class TransactionState:
 
     __slots__ = ("channel", "db", "depth", "owner")
 
-    def __init__(self, db: Database, owner: asyncio.Task[Any] | None, channel: TxnChannel) -> None:
+    def __init__(self, db: Database, owner: asyncio.Task[Any] | None, channel: Channel) -> None:
         self.db = db
         self.owner = owner
         self.channel = channel
@@ -35,11 +35,7 @@ class TransactionState:
         if timeout is None:
             timeout = db.options.timeout
         req = db._request(op, sql, params, timeout, None, arg)
-        channel = self.channel
-        with channel.lock:
-            if channel.dead is not None:
-                raise channel.dead
-            channel.queue.put(req)
+        self.channel.send(req)
         return await db._wait(req, timeout)
 
 
@@ -77,22 +73,27 @@ class Transaction:
             raise errors.Closed("the Database is closed")
         if db.options.readonly:
             raise errors.ReadOnly("the Database was opened with readonly=True")
-        channel = TxnChannel(self._timeout)
+        channel = Channel(self._timeout)
         state = TransactionState(db, task, channel)
         lane = db._write
-        if lane.inflight >= lane.limit or lane.waiters:
-            if not self._wait:
-                raise lane.overloaded()
-            limit = self._timeout if self._timeout is not None else db.options.timeout
-            await lane.wait_for_slot(db._loop, None if limit is None else db._loop.time() + limit)
-        req = db._request(TRANSACTION, "", None, None, lane, channel)
-        lane.inflight += 1
+        # The block's timeout also bounds the wait for the writer.
+        limit = self._timeout if self._timeout is not None else db.options.timeout
+        deadline = None if limit is None else db._loop.time() + limit
+        await lane.acquire(db._loop, self._wait, deadline)
+        if db.closed:
+            lane.release()
+            raise errors.Closed("the Database closed while the transaction waited")
+        req = db._request(TRANSACTION, "", None, limit, lane, channel)
         lane.queue.put(req)
         try:
-            await db._wait(req, None)
-        except asyncio.CancelledError:
-            # Cancelled while waiting for the writer: if BEGIN happens anyway, end it at once.
-            channel.queue.put(_ending(db, ROLLBACK))
+            await db._wait(req, limit)
+        except BaseException:
+            # Cancelled or timed out while waiting for the writer: if BEGIN happens anyway,
+            # end it at once (the channel is already closed if it didn't).
+            try:
+                channel.send(_ending(db, ROLLBACK))
+            except errors.Error:
+                pass
             raise
         self._state = state
         self._token = self._var.set(state)
@@ -114,13 +115,12 @@ class Transaction:
             self._var.reset(self._token)
             self._token = None
         end = _ending(self._db, COMMIT if et is None else ROLLBACK)
-        channel = state.channel
-        with channel.lock:
-            if channel.dead is not None:
-                if et is None:
-                    raise channel.dead
-                return
-            channel.queue.put(end)
+        try:
+            state.channel.send(end)
+        except errors.Error:
+            if et is None:
+                raise
+            return  # rolling back a transaction that is already gone
         if et is None:
             # Shielded: once COMMIT is sent, its outcome is reported even if we are cancelled.
             await asyncio.shield(end.fut)

@@ -13,6 +13,7 @@ _BY_CODE: dict[str, type[errors.Error]] = {
     "SQLITE_FULL": errors.DiskFull,
     "SQLITE_CANTOPEN": errors.CannotOpen,
     "SQLITE_CORRUPT": errors.Corrupt,
+    "SQLITE_IOERR": errors.Error,
     "SQLITE_NOTADB": errors.Corrupt,
     "SQLITE_RANGE": errors.ParameterError,
     "SQLITE_MISMATCH": errors.SQLError,
@@ -32,8 +33,8 @@ def translate(exc: BaseException, statement: str | None) -> BaseException:
     """Map ``exc`` to a loopsafe error; anything that is not a database error is returned as is."""
     if isinstance(exc, errors.Error):
         return exc
-    if isinstance(exc, OverflowError):
-        return errors.ParameterError(f"parameter out of range: {exc}", statement)
+    if isinstance(exc, OverflowError | UnicodeEncodeError):
+        return errors.ParameterError(f"a parameter can't be stored in SQLite: {exc}", statement)
     if not isinstance(exc, sqlite3.Error):
         return exc
     code = getattr(exc, "sqlite_errorname", None)
@@ -44,7 +45,10 @@ def translate(exc: BaseException, statement: str | None) -> BaseException:
         message
     ):
         return _with_cause(errors.ParameterError(message, statement, code), exc)
-    cls = _BY_CODE.get(code or "")
+    # sqlite_errorname is the extended code (SQLITE_BUSY_RECOVERY, SQLITE_IOERR_...):
+    # classify by the primary one.
+    primary = "_".join((code or "").split("_")[:2])
+    cls = _BY_CODE.get(primary)
     if cls is None and "readonly" in message:
         cls = errors.ReadOnly
     if cls is None and "directory does not exist" in message:

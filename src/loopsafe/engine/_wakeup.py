@@ -56,26 +56,38 @@ class Completions:
         self._scheduled = False
         done = self._done
         popleft = done.popleft
-        for _ in range(DRAIN_CHUNK):
-            if not done:
-                break
-            req = popleft()
-            lane = req.lane
-            if lane is not None:
-                lane.inflight -= 1
-            fut = req.fut
-            if fut.done():
-                continue  # the caller timed out or was cancelled meanwhile
-            error = req.error
-            if error is None:
-                fut.set_result(req.result)
-            else:
-                fut.set_exception(error)
-        if done and not self._scheduled:
-            # Hand the rest to the next loop iteration: the tasks woken so far, timers and
-            # I/O run first, so a burst of completions never holds the loop for long.
-            self._scheduled = True
-            self._loop.call_soon(self._drain)
-        for lane in self._lanes:
-            if lane.waiters:
-                lane.wake()
+        try:
+            for _ in range(DRAIN_CHUNK):
+                if not done:
+                    break
+                req = popleft()
+                lane = req.lane
+                if lane is not None:
+                    lane.inflight -= 1
+                fut = req.fut
+                if fut.done():
+                    continue  # the caller timed out or was cancelled meanwhile
+                error = req.error
+                if error is None:
+                    fut.set_result(req.result)
+                else:
+                    _fail(fut, error)
+        finally:
+            if done and not self._scheduled:
+                # Hand the rest to the next loop iteration: the tasks woken so far, timers
+                # and I/O run first, so a burst of completions never holds the loop for long.
+                self._scheduled = True
+                self._loop.call_soon(self._drain)
+            for lane in self._lanes:
+                if lane.waiters:
+                    lane.wake()
+
+
+def _fail(fut: asyncio.Future[object], error: BaseException) -> None:
+    try:
+        fut.set_exception(error)
+    except TypeError:
+        # Futures refuse StopIteration (a user callable may raise it): wrap it.
+        wrapped = RuntimeError(f"the callable raised {type(error).__name__}")
+        wrapped.__cause__ = error
+        fut.set_exception(wrapped)

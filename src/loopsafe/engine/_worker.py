@@ -54,6 +54,7 @@ class Worker(threading.Thread):
         self.memory_name = memory_name
         self.conn = None
         self.current: Request | None = None
+        self.stopping = False  # set when the Database closes: queued work fails at once
 
     def run(self) -> None:
         try:
@@ -77,12 +78,11 @@ class Worker(threading.Thread):
         raise NotImplementedError
 
     def interrupt(self) -> None:
-        """Stop whatever the connection runs now (any thread; used when closing)."""
-        req, conn = self.current, self.conn
+        """Closing: fail what this thread still holds, stop what it runs now (loop thread)."""
+        self.stopping = True
+        req = self.current
         if req is not None:
-            req.cancelled = True
-        if conn is not None:
-            conn.interrupt()
+            req.stop()
 
     def _progress(self) -> int:
         # Called by SQLite every `progress_steps` VM instructions of a running statement.
@@ -122,6 +122,8 @@ class Worker(threading.Thread):
             self.current = None
 
     def error(self, exc: BaseException, req: Request) -> BaseException:
+        if self.stopping and isinstance(exc, sqlite3.OperationalError):
+            return errors.Closed("the Database closed; the statement was stopped")
         if isinstance(exc, sqlite3.OperationalError) and (
             getattr(exc, "sqlite_errorname", "") == "SQLITE_INTERRUPT" or str(exc) == "interrupted"
         ):

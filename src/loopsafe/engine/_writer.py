@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import queue
 import sqlite3
-import threading
 from time import monotonic
 from typing import Any
 
 from loopsafe import errors
+from loopsafe.engine._channel import Channel
 from loopsafe.engine._request import (
     CALL,
     COMMIT,
@@ -22,21 +22,10 @@ from loopsafe.engine._request import (
 )
 from loopsafe.engine._worker import STOP, Worker
 
-
-class TxnChannel:
-    """The private queue between one task's transaction and the writer thread.
-
-    ``dead`` is set (under ``lock``) by the writer when it gives the transaction up, so the
-    loop never puts a call on a channel nobody reads any more.
-    """
-
-    __slots__ = ("dead", "lock", "queue", "timeout")
-
-    def __init__(self, timeout: float | None) -> None:
-        self.timeout = timeout
-        self.queue: queue.SimpleQueue[Request | None] = queue.SimpleQueue()
-        self.lock = threading.Lock()
-        self.dead: BaseException | None = None
+# What running one request of a group did to the group's transaction.
+OK = 0  # it succeeded
+UNDONE = 1  # it failed and left nothing behind: the others carry on
+LOST = 2  # the transaction can't be trusted (SQLite rolled it back, or partial work stayed)
 
 
 class Writer(Worker):
@@ -46,16 +35,17 @@ class Writer(Worker):
     ``max_batch``) runs in one ``BEGIN IMMEDIATE`` ... ``COMMIT``, so 64 waiting writers cost
     one commit (and one fsync at ``durability="full"``), and every caller hears back only
     after that commit. A failing statement fails only its own caller: SQLite undoes a failed
-    statement by itself, multi-statement calls run inside their own SAVEPOINT, and when SQLite
-    rolls back the whole transaction the other writes of the batch are replayed.
+    statement by itself, multi-statement calls run inside their own SAVEPOINT, and when the
+    transaction can't be trusted any more (SQLite rolled it back, or an ``OR FAIL`` statement
+    left part of its work behind) it is rolled back and the other writes are replayed.
     """
+
+    writer = True
 
     def __init__(self, *args: Any, source: queue.SimpleQueue[Any]) -> None:
         super().__init__(*args)
         self.source = source
-        self.channel: TxnChannel | None = None
-
-    writer = True
+        self.channel: Channel | None = None
 
     def serve(self, conn: sqlite3.Connection) -> None:
         source = self.source
@@ -71,20 +61,31 @@ class Writer(Worker):
                     pass
             while len(batch) < max_batch and not empty():
                 batch.append(get_nowait())
-            if not self.process(conn, batch):
-                return
+            try:
+                if not self.process(conn, batch):
+                    return
+            except Exception as exc:  # a bug must not kill the only writer: fail the batch
+                self.rollback(conn)
+                for req in batch:
+                    if req is not None and not req.fut.done() and req.error is None:
+                        req.error = exc
+                        self.completions.post(req)
 
     def process(self, conn: sqlite3.Connection, batch: list[Request | None]) -> bool:
         """Run a batch in order; False when the batch contained the stop sentinel."""
         group: list[Request] = []
-        for req in batch:
-            if req is not None and req.op <= 4 and req.arg is None:
+        for index, req in enumerate(batch):
+            if req is not None and req.op <= EXECUTEMANY and req.arg is None:
                 group.append(req)  # a plain statement: joins the group commit
                 continue
             if group:
                 self.commit_group(conn, group)
                 group = []
             if req is STOP:
+                for late in batch[index + 1 :]:
+                    if late is not None:
+                        late.error = errors.Closed("the Database closed before the call ran")
+                        self.completions.post(late)
                 return False
             if req.op == TRANSACTION:
                 self.transaction(conn, req)
@@ -95,18 +96,23 @@ class Writer(Worker):
         return True
 
     def alone(self, conn: sqlite3.Connection, req: Request) -> None:
-        """A callable (its own transaction) or a statement that must run outside one."""
+        """A callable (in its own transaction) or a statement that must run outside one."""
         if req.op == CALL:
             if self.begin(conn, [req]):
-                if self.execute(conn, req):
+                if self.run_isolated(conn, req, strict=False) == OK:
                     self.finish(conn, [req])
                 else:
                     self.rollback(conn)
-        else:
-            self.execute(conn, req)
+        elif self.execute(conn, req) and conn.in_transaction:
+            req.result = None
+            req.error = errors.TransactionError(
+                "the script left a transaction open; it was rolled back", req.sql
+            )
+        self.rollback(conn)  # a failed script may stop after its own BEGIN
         self.completions.post(req)
 
     def begin(self, conn: sqlite3.Connection, reqs: list[Request]) -> bool:
+        self.rollback(conn)  # never start on top of a transaction something left open
         try:
             # IMMEDIATE takes the write lock now, through the busy handler: a deferred
             # transaction that upgrades later gets SQLITE_BUSY at once instead of waiting.
@@ -119,13 +125,6 @@ class Writer(Worker):
 
     def finish(self, conn: sqlite3.Connection, done: list[Request]) -> None:
         """COMMIT; on failure every request of the transaction fails with the reason."""
-        if not conn.in_transaction:
-            for req in done:
-                req.error = errors.TransactionError(
-                    "the transaction was ended inside write(); don't COMMIT or ROLLBACK there",
-                    req.sql or None,
-                )
-            return
         try:
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
@@ -149,11 +148,11 @@ class Writer(Worker):
             done: list[Request] = []
             replay: list[Request] | None = None
             for index, req in enumerate(pending):
-                if self.run_isolated(conn, req):
+                outcome = self.run_isolated(conn, req, strict=True)
+                if outcome == OK:
                     done.append(req)
-                elif not conn.in_transaction:
-                    # SQLite rolled back the whole transaction (a ROLLBACK conflict clause, an
-                    # interrupt of a write, disk full): the others' work is gone, redo it.
+                elif outcome == LOST:
+                    self.rollback(conn)
                     replay = done + pending[index + 1 :]
                     break
             if replay is None:
@@ -164,26 +163,67 @@ class Writer(Worker):
             pending = replay
         self.completions.post_many(group)
 
-    def run_isolated(self, conn: sqlite3.Connection, req: Request) -> bool:
-        """Run one request of a group so that its failure undoes only its own work."""
-        if req.op != EXECUTEMANY:
-            return self.execute(conn, req)  # SQLite undoes a failed statement by itself
-        conn.execute("SAVEPOINT loopsafe_many")
+    def run_isolated(self, conn: sqlite3.Connection, req: Request, *, strict: bool) -> int:
+        """Run one request so that its failure undoes only its own work.
+
+        ``strict`` (group commit): a failed statement that left changes behind (``OR FAIL``)
+        poisons the transaction for the others. In a caller's own transaction that is
+        SQLite's documented behaviour, and the caller's to handle.
+        """
+        if req.op == EXECUTEMANY or req.op == CALL:
+            return self._in_savepoint(conn, req)
+        before = conn.total_changes
         ok = self.execute(conn, req)
-        if conn.in_transaction:
-            if not ok:
-                conn.execute("ROLLBACK TO loopsafe_many")
-            conn.execute("RELEASE loopsafe_many")
-        return ok
+        if not conn.in_transaction:
+            if ok:
+                req.result = None
+                req.error = errors.TransactionError("the statement ended the transaction", req.sql)
+            return LOST
+        if ok:
+            return OK
+        return LOST if strict and conn.total_changes != before else UNDONE
+
+    def _in_savepoint(self, conn: sqlite3.Connection, req: Request) -> int:
+        try:
+            conn.execute("SAVEPOINT loopsafe_call")
+        except sqlite3.Error as exc:
+            req.error = self.error(exc, req)
+            return LOST
+        ok = self.execute(conn, req)
+        try:
+            if conn.in_transaction:
+                if not ok:
+                    conn.execute("ROLLBACK TO loopsafe_call")
+                conn.execute("RELEASE loopsafe_call")
+        except sqlite3.Error as exc:
+            req.result = None
+            req.error = self.error(exc, req)
+            return LOST
+        if not conn.in_transaction:
+            if ok:
+                req.result = None
+                req.error = errors.TransactionError(
+                    "the transaction was ended inside the call; don't COMMIT or ROLLBACK there",
+                    req.sql or None,
+                )
+            return LOST
+        return OK if ok else UNDONE
 
     def transaction(self, conn: sqlite3.Connection, req: Request) -> None:
         """Give the writer to one task's transaction until it commits or rolls back."""
-        channel: TxnChannel = req.arg
+        channel: Channel = req.arg
+        req.worker = self  # claimed: from now on the outcome is reported from here
         if req.cancelled:
             req.error = errors.Interrupted("the transaction was cancelled before it began")
-            self.completions.post(req)
-            return
-        if not self.begin(conn, [req]):
+        elif self.begin(conn, [req]) and req.cancelled:
+            self.rollback(conn)  # cancelled (or timed out) while BEGIN waited for the lock
+            req.error = (
+                errors.Timeout("the transaction waited too long for the write lock")
+                if req.timed_out
+                else errors.Interrupted("the transaction was cancelled before it began")
+            )
+        if req.error is not None:
+            channel.close(req.error, self.completions)
             self.completions.post(req)
             return
         self.channel = channel
@@ -192,22 +232,23 @@ class Writer(Worker):
         deadline = monotonic() + limit
         savepoints: list[str] = []
         broken: BaseException | None = None
+        why: BaseException = errors.Closed("the Database closed")
         try:
             while True:
                 try:
                     item = channel.queue.get(timeout=max(0.0, deadline - monotonic()))
                 except queue.Empty:
                     item = None
-                    broken = errors.Timeout(
+                    why = errors.Timeout(
                         f"the transaction was open longer than its limit ({limit:g} s) "
                         "and was rolled back"
                     )
                 if item is None:
-                    self.abandon(conn, channel, broken or errors.Closed("the Database closed"))
                     return
                 if item.op == COMMIT or item.op == ROLLBACK:
                     self.end(conn, item, broken)
                     self.completions.post(item)
+                    why = errors.TransactionError("the transaction has ended")
                     return
                 if broken is not None:
                     item.error = errors.TransactionError(
@@ -215,14 +256,13 @@ class Writer(Worker):
                     )
                 elif item.op in (SAVEPOINT, RELEASE, ROLLBACK_TO):
                     self.savepoint(conn, item, savepoints)
-                elif not self.execute(conn, item) and not conn.in_transaction:
-                    broken = item.error
-                elif not conn.in_transaction:
-                    broken = errors.TransactionError("the transaction was ended inside the block")
-                    item.error = broken
+                elif self.run_isolated(conn, item, strict=False) == LOST:
+                    broken = item.error or errors.TransactionError("the transaction ended")
                 self.completions.post(item)
         finally:
             self.channel = None
+            self.rollback(conn)  # after COMMIT this does nothing
+            channel.close(why, self.completions)
 
     def savepoint(self, conn: sqlite3.Connection, item: Request, names: list[str]) -> None:
         if item.op == SAVEPOINT:
@@ -248,15 +288,7 @@ class Writer(Worker):
             item.error = errors.TransactionError(
                 f"the transaction could not commit, it was rolled back: {broken}"
             )
+        elif not conn.in_transaction:
+            item.error = errors.TransactionError("the transaction had already ended")
         else:
             self.finish(conn, [item])
-
-    def abandon(self, conn: sqlite3.Connection, channel: TxnChannel, why: BaseException) -> None:
-        self.rollback(conn)
-        with channel.lock:
-            channel.dead = why
-            while not channel.queue.empty():
-                late = channel.queue.get_nowait()
-                if late is not None:
-                    late.error = why
-                    self.completions.post(late)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import queue
 import sqlite3
 import uuid
 import weakref
@@ -12,9 +11,10 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Itera
 from contextvars import ContextVar
 from time import monotonic
 from types import TracebackType
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, overload
 
 from loopsafe import errors
+from loopsafe.engine._channel import Channel
 from loopsafe.engine._lane import Lane
 from loopsafe.engine._options import Options, Rows
 from loopsafe.engine._request import (
@@ -155,27 +155,66 @@ class Database:
             )
         await self._call(SCRIPT, script, None, timeout, True, "write", ALONE)
 
+    @overload
+    def read(
+        self,
+        fn: Callable[[sqlite3.Connection], sqlite3.Cursor],
+        *,
+        timeout: float | None = None,
+        wait: bool = False,
+    ) -> Coroutine[Any, Any, Any]: ...
+
+    @overload
     def read(
         self,
         fn: Callable[[sqlite3.Connection], T],
         *,
         timeout: float | None = None,
         wait: bool = False,
-    ) -> Coroutine[Any, Any, T]:
+    ) -> Coroutine[Any, Any, T]: ...
+
+    def read(
+        self,
+        fn: Callable[[sqlite3.Connection], Any],
+        *,
+        timeout: float | None = None,
+        wait: bool = False,
+    ) -> Coroutine[Any, Any, Any]:
         """Run ``fn(connection)`` on a reader thread: many statements for one hop.
+
+        A cursor returned by ``fn`` is not handed over live (it would hold its statement
+        open on the thread): you get its rows, or for a write its ``ExecuteResult``.
 
         ``fn`` runs in a worker thread: keep Python work in it small (it holds the GIL).
         The connection is ``query_only``; writes in ``fn`` raise :class:`~loopsafe.ReadOnly`.
         """
         return self._call(CALL, "", None, timeout, wait, "read", fn)
 
+    @overload
+    def write(
+        self,
+        fn: Callable[[sqlite3.Connection], sqlite3.Cursor],
+        *,
+        timeout: float | None = None,
+        wait: bool = False,
+    ) -> Coroutine[Any, Any, Any]: ...
+
+    @overload
     def write(
         self,
         fn: Callable[[sqlite3.Connection], T],
         *,
         timeout: float | None = None,
         wait: bool = False,
-    ) -> Coroutine[Any, Any, T]:
+    ) -> Coroutine[Any, Any, T]: ...
+
+    def write(
+        self,
+        fn: Callable[[sqlite3.Connection], Any],
+        *,
+        timeout: float | None = None,
+        wait: bool = False,
+    ) -> Coroutine[Any, Any, Any]:
         """Run ``fn(connection)`` on the writer thread inside its own transaction.
 
         Committed when ``fn`` returns, rolled back when it raises. ``fn`` must not COMMIT or
@@ -201,24 +240,31 @@ class Database:
         if chunk < 1:
             raise ValueError("chunk must be at least 1")
         state = self._transaction_of_current_task()
-        if state is not None or classify(sql) is not Kind.READ:
+        if (
+            state is not None
+            or self.options.memory
+            or classify(sql) is not Kind.READ
+            or (self._readers_pinned() and not self.options.readonly)
+        ):
             for row in await self.fetchall(sql, params, timeout=timeout, wait=wait):
                 yield row
             return
-        channel: queue.SimpleQueue[Request | None] = queue.SimpleQueue()
-        rows, more = await self._call(ITERATE, sql, params, timeout, wait, "read", (chunk, channel))
+        channel = Channel()
         try:
+            rows, more = await self._call(
+                ITERATE, sql, params, timeout, wait, "read", (chunk, channel)
+            )
             while True:
                 if more:
                     step = self._request(ITERATE, sql, None, timeout, None, None)
-                    channel.put(step)  # prefetch the next chunk while this one is consumed
+                    channel.send(step)  # prefetch the next chunk while this one is consumed
                 for row in rows:
                     yield row
                 if not more:
                     return
                 rows, more = await self._wait(step, timeout)
         finally:
-            channel.put(None)  # release the reader (harmless if it already left)
+            channel.queue.put(None)  # release the reader (harmless if it already left)
 
     def transaction(self, *, timeout: float | None = None, wait: bool = False) -> Transaction:
         """``async with db.transaction():`` — the calling task's calls on ``db`` inside the
@@ -278,39 +324,31 @@ class Database:
         lane: LaneChoice,
         arg: Any = None,
     ) -> Any:
+        kind = Kind.WRITE if op in (CALL, SCRIPT) else classify(sql)
         state = _current_txn.get()
         if state is not None and state.db is self and state.owner is asyncio.current_task():
             return await state.call(op, sql, params, timeout, arg)
         if self._closed:
             raise errors.Closed("the Database is closed")
-        if lane == "auto":
-            kind = classify(sql)
-            if kind is Kind.ALONE:
-                arg = ALONE
-            target = self._read if kind is Kind.READ else self._write
-        else:
-            if lane not in ("read", "write"):
-                raise ValueError(f"lane must be 'auto', 'read' or 'write', not {lane!r}")
-            if op != CALL and op != SCRIPT:
-                classify(sql)  # rejects BEGIN/COMMIT even when the lane is forced
-            target = self._read if lane == "read" else self._write
-        if target is self._write and self.options.readonly:
-            raise errors.ReadOnly("the Database was opened with readonly=True")
+        if kind is Kind.ALONE:
+            arg = ALONE
+        target = self._read if op == ITERATE else self._route(kind, lane)
         if timeout is None:
             timeout = self.options.timeout
-        if target.inflight >= target.limit or target.waiters:
-            if not wait:
-                raise target.overloaded()
-            await target.wait_for_slot(
-                self._loop, None if timeout is None else self._loop.time() + timeout
-            )
+        if target.inflight < target.limit and not target.waiters:
+            target.inflight += 1
+        else:
+            started = self._loop.time()
+            await target.acquire(self._loop, wait, None if timeout is None else started + timeout)
             if self._closed:
+                target.release()
                 raise errors.Closed("the Database closed while the call waited for a slot")
+            if timeout is not None:  # one deadline for the wait and the call together
+                timeout = max(0.0, timeout - (self._loop.time() - started))
         if timeout is None:
             # The hot path, inlined: no deadline, so no timer and no extra coroutine.
             fut = self._loop.create_future()
             req = Request(op, sql, params, fut, None, target, arg)
-            target.inflight += 1
             target.queue.put(req)
             try:
                 return await fut
@@ -318,9 +356,27 @@ class Database:
                 req.stop()
                 raise
         req = self._request(op, sql, params, timeout, target, arg)
-        target.inflight += 1
         target.queue.put(req)
         return await self._wait(req, timeout)
+
+    def _route(self, kind: Kind, lane: LaneChoice) -> Lane:
+        if lane == "auto":
+            lane = "read" if kind is Kind.READ else "write"
+        elif lane != "read" and lane != "write":
+            raise ValueError(f"lane must be 'auto', 'read' or 'write', not {lane!r}")
+        if self.options.readonly:
+            if lane == "write" and kind is not Kind.ALONE:  # PRAGMA table_info is a read
+                raise errors.ReadOnly("the Database was opened with readonly=True")
+            return self._read
+        if lane == "read" and not self.options.memory and not self._readers_pinned():
+            return self._read
+        return self._write
+
+    def _readers_pinned(self) -> bool:
+        # Every reader is streaming an iterate(): a read queued behind them would wait for
+        # an iteration to end — forever, if that iteration waits for this read (a query per
+        # row inside `async for`). The writer's connection can serve it instead.
+        return len(self._threads.iterators) >= self.options.readers
 
     def _request(
         self, op: int, sql: str, params: Any, timeout: float | None, lane: Lane | None, arg: Any
@@ -355,8 +411,12 @@ class Database:
 def _expire(req: Request) -> None:
     req.timed_out = True
     req.stop()
-    if not req.fut.done():
-        req.fut.set_exception(errors.Timeout("the call's deadline passed; its statement stopped"))
+    # Not yet claimed by a worker: it will never run (the worker sees it cancelled), so
+    # answer now. Claimed: the worker reports what really happened — Timeout if the
+    # statement was stopped, the result if it had already completed (a write that was
+    # waiting for its group's COMMIT commits, and says so).
+    if req.worker is None and not req.fut.done():
+        req.fut.set_exception(errors.Timeout("the call's deadline passed before it ran"))
 
 
 class _Opener:
@@ -398,6 +458,7 @@ def open(
     max_batch: int = 256,
     max_batch_wait: float = 0.0,
     transaction_timeout: float = 60.0,
+    iterate_idle_timeout: float = 30.0,
     rows: Rows = "tuple",
     mmap_size: int = 256 * 1024 * 1024,
     journal_size_limit: int = 64 * 1024 * 1024,
@@ -419,6 +480,8 @@ def open(
     - ``max_batch`` / ``max_batch_wait``: most writes per group commit, and how long the
       writer waits for company when only one write is queued (default: not at all).
     - ``transaction_timeout``: longest a ``transaction()`` block may hold the writer.
+    - ``iterate_idle_timeout``: how long an ``iterate()`` whose consumer stopped asking for
+      rows keeps its reader before it is closed (its next chunk then raises ``Timeout``).
     - ``rows``: ``"tuple"`` (default), ``"dict"``, ``"row"`` (``sqlite3.Row``) or a row
       factory ``(cursor, tuple) -> row``.
     - ``mmap_size``, ``journal_size_limit``: bytes, see SQLite's PRAGMAs of those names.
@@ -437,6 +500,7 @@ def open(
         max_batch=max_batch,
         max_batch_wait=max_batch_wait,
         transaction_timeout=transaction_timeout,
+        iterate_idle_timeout=iterate_idle_timeout,
         rows=rows,
         mmap_size=mmap_size,
         journal_size_limit=journal_size_limit,

@@ -1,0 +1,46 @@
+"""A private queue from one task to the one thread serving it (a transaction, an iteration)."""
+
+from __future__ import annotations
+
+import queue
+import threading
+
+from loopsafe.engine._request import Request
+from loopsafe.engine._wakeup import Completions
+
+
+class Channel:
+    """Calls for one thread that is dedicated to one task for a while.
+
+    The thread ``close``s the channel when it stops serving it; from then on ``send``
+    raises instead of queueing a call that nobody would ever answer. Both sides take
+    ``lock`` (for microseconds, never across I/O) so the two can't cross.
+    """
+
+    __slots__ = ("dead", "lock", "queue", "timeout")
+
+    def __init__(self, timeout: float | None = None) -> None:
+        self.queue: queue.SimpleQueue[Request | None] = queue.SimpleQueue()
+        self.lock = threading.Lock()
+        self.dead: BaseException | None = None
+        self.timeout = timeout
+
+    def send(self, req: Request | None) -> None:
+        """Queue a call (loop thread); raise why the channel closed if it did."""
+        with self.lock:
+            if self.dead is not None:
+                if req is None:
+                    return
+                # A fresh exception each time: re-raising one object grows its traceback.
+                raise type(self.dead)(*self.dead.args)
+            self.queue.put(req)
+
+    def close(self, why: BaseException, completions: Completions) -> None:
+        """Stop serving (worker thread): fail whatever is still queued with ``why``."""
+        with self.lock:
+            self.dead = why
+            while not self.queue.empty():
+                late = self.queue.get_nowait()
+                if late is not None:
+                    late.error = type(why)(*why.args)
+                    completions.post(late)
