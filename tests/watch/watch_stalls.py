@@ -152,14 +152,20 @@ class Stalls:
     async def gil_threads(self, n: int = 4, seconds: float = 0.3) -> None:
         """``n`` threads spin in pure Python, taking turns with the GIL."""
 
+        go = threading.Event()
+
         def spin() -> None:
+            go.wait()
             end = time.perf_counter() + seconds
             while time.perf_counter() < end:  # STALL:spin
                 pass  # STALL:spin
 
         threads = [threading.Thread(target=spin, name=f"spin-{i}") for i in range(n)]
+        # Start them all before any spins: Thread.start() waits for the new thread
+        # to run, which would block the loop on the GIL the others hold.
         for t in threads:
             t.start()
+        go.set()
         while any(t.is_alive() for t in threads):  # noqa: ASYNC110
             await asyncio.sleep(0.005)
 

@@ -62,10 +62,18 @@ class Evidence:
     """Length of the loop thread's CPU measurement window."""
     others_known: bool = False
     """Whether other threads' CPU time could be read (Linux)."""
+    watchdog_runqueue: float = 0.0
+    """Time the watchdog waited for a free CPU while the stall went on."""
 
     @property
     def start(self) -> float:
         return self.at - self.lag
+
+    @property
+    def overloaded(self) -> bool:
+        """The watchdog was late mostly because no CPU was free, not for the GIL."""
+        late = max(self.overshoots, default=0.0)
+        return late > 0.005 and self.watchdog_runqueue >= 0.5 * late
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +93,7 @@ class Verdict:
 
 def gil_contended(ev: Evidence, switch_interval: float | None = None) -> bool:
     """Whether the watchdog had to wait for the GIL while the loop was stalled."""
-    if not ev.overshoots:
+    if not ev.overshoots or ev.overloaded:
         return False
     interval = sys.getswitchinterval() if switch_interval is None else switch_interval
     # One wake delayed by most of the stall: a C call or GC held the GIL throughout.
@@ -100,7 +108,9 @@ def classify(ev: Evidence, switch_interval: float | None = None) -> Verdict:
         verdict = _gc(ev)
         if verdict is not None:
             return verdict
-    window = max(ev.window, 1e-9)
+    # The other threads' window can start long before the stall (the watchdog's
+    # baseline is refreshed every second): measure against the stall itself.
+    window = max(min(ev.window, max(ev.lag, ev.loop_window)), 1e-9)
     contended = gil_contended(ev, switch_interval)
     sampled = bool(ev.loop_idle)
     idle = sampled and sum(ev.loop_idle) * 2 >= len(ev.loop_idle)

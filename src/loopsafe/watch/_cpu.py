@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -87,3 +88,34 @@ def unattributed(before: CpuSnapshot, after: CpuSnapshot, used: dict[int, float]
     """CPU seconds of the process that no live Python thread accounts for: threads
     that exited in between, or threads Python does not know (C libraries' own)."""
     return max(0.0, (after.process - before.process) - sum(used.values()))
+
+
+class RunQueueClock:
+    """The calling thread's time spent runnable but not running (Linux schedstat).
+
+    Tells a watchdog woken late because it waited for the GIL (not on the run
+    queue) from one woken late because no CPU was free (an overloaded machine).
+    Open it on the thread it measures.
+    """
+
+    def __init__(self, *, open_now: bool = True) -> None:
+        self._fd: int | None = None
+        if _LINUX and open_now:
+            try:
+                self._fd = os.open("/proc/thread-self/schedstat", os.O_RDONLY)
+            except OSError:
+                self._fd = None
+
+    def read(self) -> float | None:
+        """Seconds this thread has waited for a CPU so far, or None if unknown."""
+        if self._fd is None:
+            return None
+        try:
+            return int(os.pread(self._fd, 64, 0).split()[1]) / 1e9
+        except (OSError, IndexError, ValueError):
+            return None
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None

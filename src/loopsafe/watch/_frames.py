@@ -96,11 +96,9 @@ def summarize(frames: Sequence[FrameType], limit: int = MAX_DEPTH) -> Stack:
 
 
 def trim_own(stack: Stack) -> Stack:
-    """Drop innermost frames of loopsafe.watch itself (its gc hook, say)."""
-    end = len(stack)
-    while end and stack[end - 1].filename.startswith(_WATCH_DIR):
-        end -= 1
-    return stack[:end]
+    """Drop the frames of loopsafe.watch itself (its gc hook, the pytest plugin's
+    test wrapper): they are never the cause."""
+    return tuple(f for f in stack if not f.filename.startswith(_WATCH_DIR))
 
 
 def thread_stack(frame: FrameType | None) -> Stack:

@@ -7,6 +7,7 @@ import logging
 import threading
 from collections import Counter, deque
 from collections.abc import Callable
+from dataclasses import replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
@@ -44,12 +45,17 @@ class LoopMonitor:
     """Watch one event loop: lag histogram, stall detection, classification, reports.
 
     The loop runs one timer callback per ``interval`` (its lateness is the lag).
-    A daemon thread wakes every ``threshold / 2``; when the heartbeat is that far
-    overdue it samples the loop thread's stack (and the other threads') every
-    ``sample_interval`` until the heartbeat runs again. A heartbeat late by at least
-    ``threshold`` becomes a :class:`StallReport`: kept in :attr:`reports`, counted
-    in the metrics, and - rate-limited per fingerprint - logged to the
-    ``loopsafe.watch`` logger and passed to the ``on_stall`` callbacks.
+    A daemon thread sleeps until the heartbeat is ``threshold / 2`` overdue (on
+    Linux on a kernel timer each beat pushes back, so a healthy loop never wakes
+    it; elsewhere it polls at that period), then samples the loop thread's stack
+    (and the other threads') every ``sample_interval`` until the heartbeat runs
+    again. A heartbeat late by at least ``threshold`` becomes a
+    :class:`StallReport`: kept in :attr:`reports`, counted in the metrics, and -
+    rate-limited per fingerprint - logged to the ``loopsafe.watch`` logger and
+    passed to the ``on_stall`` callbacks.
+
+    ``duration`` is the heartbeat's lag: the loop was blocked at least that long
+    (at most ``interval`` longer).
 
     Works the same on asyncio and uvloop loops and patches nothing.
 
@@ -225,6 +231,10 @@ class LoopMonitor:
 
     def _on_evidence(self, ev: Evidence) -> None:
         report = self._build(ev, classify(ev))
+        if not ev.loop_stacks:  # DEBUG-TEMP
+            with open("/tmp/exp/zero.log", "a") as f:
+                import time as _t
+                f.write(f"{report.kind} lag={ev.lag:.3f} due={ev.due:.3f} at={ev.at:.3f} over={ev.overshoots} rq={ev.watchdog_runqueue:.4f} now={_t.monotonic():.3f} loopcpu={ev.loop_cpu} threads={ev.thread_cpu} names={ev.thread_names}\n")
         with self._lock:
             self._reports.append(report)
             self._totals[report.kind] += 1
@@ -291,12 +301,19 @@ class LoopMonitor:
             samples=len(ev.loop_stacks),
             task=task,
             route=route,
-            loop_cpu=verdict.loop_share,
+            loop_cpu=_loop_share(ev) if verdict.loop_share is None else verdict.loop_share,
             gil_holder=holder,
             gc=gc_info,
+            overloaded=ev.overloaded,
             under_debugger=debugger,
             loop=self.name,
         )
+
+
+def _loop_share(ev: Evidence) -> float | None:
+    if ev.loop_cpu is None or ev.loop_window <= 0:
+        return None
+    return min(1.0, ev.loop_cpu / ev.loop_window)
 
 
 def _majority(tasks: list[tuple[str | None, str | None]]) -> tuple[str | None, str | None]:
@@ -307,8 +324,6 @@ def _majority(tasks: list[tuple[str | None, str | None]]) -> tuple[str | None, s
 
 
 def _with_suppressed(report: StallReport, suppressed: int) -> StallReport:
-    from dataclasses import replace
-
     return replace(report, suppressed=suppressed)
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from loopsafe.watch import tasks as task_labels
 from loopsafe.watch._alarm import Alarm
 from loopsafe.watch._classify import Evidence
-from loopsafe.watch._cpu import CpuSnapshot, ThreadCpu, deltas, unattributed
+from loopsafe.watch._cpu import CpuSnapshot, RunQueueClock, ThreadCpu, deltas, unattributed
 from loopsafe.watch._frames import (
     is_idle,
     outer_to_inner,
@@ -36,8 +36,9 @@ MAX_SAMPLES = 200
 """Samples kept per stall (at the default 2 ms, the first 0.4 s of it)."""
 MAX_THREAD_SAMPLES = 16
 """Samples per stall that include the other threads' stacks too."""
-SLOW_POLL = 0.25
-"""With an alarm, how often the watchdog still wakes to refresh its CPU baseline."""
+SLOW_POLL = 1.0
+"""With an alarm, how often the watchdog still wakes to refresh its CPU baseline
+(for stalls it cannot watch in progress: the GIL held throughout)."""
 
 
 class Watchdog(threading.Thread):
@@ -70,6 +71,8 @@ class Watchdog(threading.Thread):
         self._cpu = ThreadCpu()
         self._pending: Evidence | None = None
         self._pending_baseline: CpuSnapshot | None = None
+        self._runqueue = RunQueueClock(open_now=False)  # opened on the watchdog thread
+        self._slept_from: float | None = None
 
     def stop(self, timeout: float = 2.0) -> None:
         """Finish the stall in hand (if it ended) and exit."""
@@ -81,8 +84,16 @@ class Watchdog(threading.Thread):
 
     def run(self) -> None:
         self._hb.skip_idents = frozenset({threading.get_ident()})
+        self._runqueue = RunQueueClock()
+        try:
+            self._run()
+        finally:
+            self._runqueue.close()
+
+    def _run(self) -> None:
         baseline = self._cpu.snapshot()
         while True:
+            self._slept_from = self._runqueue.read()
             timer_due: float | None
             if self._pending is not None or self._alarm is None:
                 wait = self._sample_interval if self._pending is not None else self._poll
@@ -111,6 +122,12 @@ class Watchdog(threading.Thread):
         while hb.late:
             late.append(hb.late.popleft())
         pending = self._pending
+        now_rq = self._runqueue.read()
+        waited = (
+            now_rq - self._slept_from
+            if now_rq is not None and self._slept_from is not None
+            else 0.0
+        )
         if late or (pending is not None and hb.due != pending.due):
             after = self._cpu.snapshot()
             for beat in late:
@@ -121,6 +138,7 @@ class Watchdog(threading.Thread):
                     # Not seen in progress: the watchdog could not run (GIL held).
                     ev, start = self._new_evidence(beat.due, baseline), baseline
                     ev.overshoots.append(max(0.0, now - (beat.due + self._trigger)))
+                    ev.watchdog_runqueue += waited
                 self._finish(ev, beat, start, after)
             self._pending = pending = None
             baseline = after
@@ -146,6 +164,7 @@ class Watchdog(threading.Thread):
             overshoot = max(0.0, now - (timer_due or now))
         if len(pending.overshoots) < MAX_SAMPLES:
             pending.overshoots.append(max(0.0, overshoot))
+            pending.watchdog_runqueue += waited
             self._sample(pending)
         return baseline
 

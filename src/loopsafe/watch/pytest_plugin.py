@@ -75,8 +75,8 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
         raise
     finally:
         item.obj = original
+    watch.check()  # the failure message shows the stalls over budget
     watch.add_section(item)
-    watch.check()
     return result
 
 

@@ -121,6 +121,9 @@ class StallReport:
     """Share (0..1) of the stall the loop thread spent on the CPU, if known."""
     gil_holder: ThreadInfo | None = None
     gc: GcPauseInfo | None = None
+    overloaded: bool = False
+    """The watchdog itself waited for a free CPU during the stall: the machine was
+    overloaded, and the stacks (if any) and the kind are less certain."""
     under_debugger: bool = False
     """A tracer or debugger was active on the loop thread: the stall may be a breakpoint."""
     suppressed: int = 0
@@ -174,6 +177,8 @@ class StallReport:
             out.append(f"  ({self.suppressed} similar stalls not reported since the last one)")
         if self.under_debugger:
             out.append("  (a debugger or tracer was active)")
+        if self.overloaded:
+            out.append("  (the machine was overloaded: the watchdog waited for a CPU)")
         out.append(f"  fingerprint {self.fingerprint}")
         return "\n".join(out)
 
