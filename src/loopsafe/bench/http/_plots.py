@@ -21,6 +21,7 @@ COLORS = {
     "threadpool": "#9467bd",
     "aiosqlite": "#8c564b",
     "loopsafe": "#2ca02c",
+    "loopsafe-watch": "#98df8a",
 }
 _NINES = (0.0, 90.0, 99.0, 99.9, 99.99, 99.999)
 

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, cast, get_args
 
-from loopsafe.bench.http.app import MODES, Mode
+from loopsafe.bench.http.app import ALL_MODES, Mode
 from loopsafe.bench.http.dataset import ROWS, Read
 
 __all__ = ["Settings", "parse_args"]
@@ -69,7 +69,12 @@ def parse_args(argv: list[str]) -> Settings:
         description="Unrelated-route tail latency under SQLite load, five ways.",
     )
     p.add_argument("--quick", action="store_true", help="short run (about two minutes)")
-    p.add_argument("--modes", type=_choices(MODES), default=MODES, help="comma list (all five)")
+    p.add_argument(
+        "--modes",
+        type=_choices(ALL_MODES),
+        default=ALL_MODES,
+        help="comma list (the five ways, and loopsafe-watch: loopsafe with the loop monitor on)",
+    )
     p.add_argument(
         "--read",
         dest="reads",

@@ -182,14 +182,21 @@ class Bench:
             rate *= 2
         return {"max_rate": best["rate"] if best else 0.0, "at_max": best, "steps": steps}
 
-    def run_mode(self, server: Server, label: str) -> dict[str, Any]:
-        """Baseline, capacity and every load level for one server."""
+    def run_mode(
+        self, server: Server, label: str, borrowed: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Baseline, capacity and every load level for one server.
+
+        ``borrowed``: another mode's capacity, so both are driven at the same rates.
+        """
         s = self.settings
         self.progress.note(f"{label}: baseline (no DB load)")
         baseline = self.measure(server, 0.0, s.duration)
         self.progress.advance()
         if s.capacity is not None:
             capacity: dict[str, Any] = {"rate": s.capacity, "first_failed": None, "steps": []}
+        elif borrowed is not None:
+            capacity = {**borrowed, "borrowed": True}
         else:
             capacity = self.capacity(server, label)
         self.progress.advance()
@@ -314,7 +321,13 @@ def _run(settings: Settings, workdir: Path, results: dict[str, Any]) -> int:
                         progress.advance()
                         check = False
                     runs = results["reads"].setdefault(read, {"modes": {}})["modes"]
-                    runs[mode] = bench.run_mode(server, label)
+                    # The monitor's cost is measured at exactly loopsafe's rates.
+                    borrowed = (
+                        runs["loopsafe"]["capacity"]
+                        if mode == "loopsafe-watch" and ("loopsafe" in runs)
+                        else None
+                    )
+                    runs[mode] = bench.run_mode(server, label, borrowed)
                 finally:
                     procs.stop(server.proc)
     return 0

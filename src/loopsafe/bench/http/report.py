@@ -130,7 +130,9 @@ def targets(results: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
                         grew <= 32.0,
                     )
                 )
-            others = {k: v["capacity"]["rate"] for k, v in modes.items() if k != "loopsafe"}
+            others = {
+                k: v["capacity"]["rate"] for k, v in modes.items() if not k.startswith("loopsafe")
+            }
             if read == "point" and others:
                 best = max(others, key=lambda k: others[k])
                 cap = ls["capacity"]["rate"]
@@ -142,8 +144,45 @@ def targets(results: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
                         cap >= others[best],
                     )
                 )
+        watched = modes.get("loopsafe-watch")
+        if ls is not None and watched is not None:
+            rows += _monitor_overhead(ls, watched)
         found[read] = rows
     return found
+
+
+def _monitor_overhead(plain: dict[str, Any], watched: dict[str, Any]) -> list[dict[str, Any]]:
+    """The loop monitor's cost: the same rates with it off and on, side by side."""
+    rows = []
+    for m in plain["levels"]:
+        w = _level(watched, m["level"])
+        if w is None:
+            continue
+        ok_plain = m["db"]["ok"] / m["duration"]
+        ok_watch = w["db"]["ok"] / w["duration"]
+        if m["level"] > 1.0:
+            change = ok_watch / ok_plain - 1 if ok_plain else 0.0
+            rows.append(
+                _check(
+                    f"monitor cost: DB throughput at {m['level']:.0%} (saturated)",
+                    f"{ok_watch:.0f} vs {ok_plain:.0f} req/s without ({change:+.1%})",
+                    ">= -1%",
+                    change >= -0.01,
+                )
+            )
+        else:
+            cpu_plain = m["server"]["cpu"] / max(ok_plain, 1e-9)
+            cpu_watch = w["server"]["cpu"] / max(ok_watch, 1e-9)
+            change = cpu_watch / cpu_plain - 1 if cpu_plain else 0.0
+            rows.append(
+                _check(
+                    f"monitor cost: server CPU per request at {m['level']:.0%}",
+                    f"{cpu_watch * 1e6:.0f} vs {cpu_plain * 1e6:.0f} us without ({change:+.1%})",
+                    "<= +1%",
+                    change <= 0.01,
+                )
+            )
+    return rows
 
 
 def _ms(x: float) -> str:

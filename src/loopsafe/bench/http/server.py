@@ -19,7 +19,7 @@ from typing import cast, get_args
 import uvicorn
 
 from loopsafe.bench.http._limits import raise_fd_limit
-from loopsafe.bench.http.app import MODES, Mode, configure, create_app
+from loopsafe.bench.http.app import ALL_MODES, Mode, configure, create_app
 from loopsafe.bench.http.dataset import Read
 
 __all__ = ["main"]
@@ -36,7 +36,7 @@ def _stop_when_stdin_closes() -> None:
 def main(argv: list[str] | None = None) -> int:
     """Serve until stopped."""
     parser = argparse.ArgumentParser(prog="python -m loopsafe.bench.http.server")
-    parser.add_argument("--mode", choices=MODES, required=True)
+    parser.add_argument("--mode", choices=ALL_MODES, required=True)
     parser.add_argument("--read", choices=get_args(Read), required=True)
     parser.add_argument("--db", required=True)
     parser.add_argument("--rows", type=int, required=True)
