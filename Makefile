@@ -26,6 +26,7 @@ test: $(VENV)/.dev lint types pytest
 lint: $(VENV)/.dev
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
+	$(BIN)/loopsafe lint src
 
 types: $(VENV)/.dev
 	$(BIN)/mypy
