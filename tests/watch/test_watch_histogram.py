@@ -44,9 +44,9 @@ def test_quantile_is_within_its_bucket(values: list[float]) -> None:
     for q in (0.5, 0.99):
         exact = ordered[min(len(ordered) - 1, max(0, int(q * len(ordered) + 0.5) - 1))]
         estimate = hist.quantile(q)
-        # One R10 bucket is at most 27% wide (plus everything under 10 us).
-        assert estimate <= max(exact * 1.27, 1e-5) + 1e-12
-        assert estimate >= exact / 1.27 - 1e-5
+        # One R10 bucket is at most 28% wide (plus everything under 10 us).
+        assert estimate <= max(exact * 1.3, 1e-5) + 1e-12
+        assert estimate >= exact / 1.3 - 1e-5
 
 
 @given(lags)

@@ -149,25 +149,38 @@ class Stalls:
         while not done.is_set():  # noqa: ASYNC110
             await asyncio.sleep(0.005)
 
-    async def gil_threads(self, n: int = 4, seconds: float = 0.3) -> None:
-        """``n`` threads spin in pure Python, taking turns with the GIL."""
+    async def gil_threads(self, n: int = 4, seconds: float = 0.3) -> Callable[[], None]:
+        """``n`` threads spin in pure Python, taking turns with the GIL. They stay
+        alive (idle) until the returned function is called, so that every stall
+        can name them."""
+        go, leave = threading.Event(), threading.Event()
+        spun = [threading.Event() for _ in range(n)]
 
-        go = threading.Event()
-
-        def spin() -> None:
+        def spin(done: threading.Event) -> None:
             go.wait()
             end = time.perf_counter() + seconds
             while time.perf_counter() < end:  # STALL:spin
                 pass  # STALL:spin
+            done.set()
+            leave.wait()
 
-        threads = [threading.Thread(target=spin, name=f"spin-{i}") for i in range(n)]
+        threads = [
+            threading.Thread(target=spin, args=(e,), name=f"spin-{i}") for i, e in enumerate(spun)
+        ]
         # Start them all before any spins: Thread.start() waits for the new thread
         # to run, which would block the loop on the GIL the others hold.
         for t in threads:
             t.start()
         go.set()
-        while any(t.is_alive() for t in threads):  # noqa: ASYNC110
+        while not all(e.is_set() for e in spun):  # noqa: ASYNC110
             await asyncio.sleep(0.005)
+
+        def release() -> None:
+            leave.set()
+            for t in threads:
+                t.join()
+
+        return release
 
 
 async def settle(seconds: float = 0.03) -> None:

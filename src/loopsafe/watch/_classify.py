@@ -72,8 +72,8 @@ class Evidence:
     @property
     def overloaded(self) -> bool:
         """The watchdog was late mostly because no CPU was free, not for the GIL."""
-        late = max(self.overshoots, default=0.0)
-        return late > 0.005 and self.watchdog_runqueue >= 0.5 * late
+        late = sum(self.overshoots)
+        return self.watchdog_runqueue > 0.005 and self.watchdog_runqueue >= 0.5 * late
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,14 +92,19 @@ class Verdict:
 
 
 def gil_contended(ev: Evidence, switch_interval: float | None = None) -> bool:
-    """Whether the watchdog had to wait for the GIL while the loop was stalled."""
-    if not ev.overshoots or ev.overloaded:
+    """Whether the watchdog had to wait for the GIL while the loop was stalled (its
+    lateness, less the time it waited for a free CPU)."""
+    if not ev.overshoots:
         return False
     interval = sys.getswitchinterval() if switch_interval is None else switch_interval
+    cpu_wait = ev.watchdog_runqueue
     # One wake delayed by most of the stall: a C call or GC held the GIL throughout.
-    if max(ev.overshoots) >= max(0.5 * ev.lag, 2 * interval):
+    if max(ev.overshoots) - cpu_wait >= max(0.5 * ev.lag, 2 * interval):
         return True
-    return statistics.median(ev.overshoots) >= 0.4 * interval
+    gil_wait = max(0.0, sum(ev.overshoots) - cpu_wait) / len(ev.overshoots)
+    return (
+        gil_wait >= 0.4 * interval or statistics.median(ev.overshoots) - cpu_wait >= 0.4 * interval
+    )
 
 
 def classify(ev: Evidence, switch_interval: float | None = None) -> Verdict:

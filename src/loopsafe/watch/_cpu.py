@@ -95,7 +95,8 @@ class RunQueueClock:
 
     Tells a watchdog woken late because it waited for the GIL (not on the run
     queue) from one woken late because no CPU was free (an overloaded machine).
-    Open it on the thread it measures.
+    Open it on the thread it measures. Reading releases the GIL (it is file I/O):
+    never read it while the loop is stalled, or the watchdog loses its turn.
     """
 
     def __init__(self, *, open_now: bool = True) -> None:

@@ -48,6 +48,7 @@ class Heartbeat:
         threshold: float,
         histogram: LagHistogram,
         rearm: Callable[[], object] | None = None,
+        wake: Callable[[], object] | None = None,
     ) -> None:
         self.loop = loop
         self.interval = interval
@@ -55,6 +56,10 @@ class Heartbeat:
         self.histogram = histogram
         self.rearm = rearm
         """Pushes the watchdog's alarm back; called on every beat."""
+        self.wake = wake
+        """Sets the watchdog's alarm off now: after a late beat, so that a watchdog
+        woken by the alarm but not yet running cannot miss it (re-arming a timer
+        that went off makes it unreadable again)."""
         self.paused = False
         """Set by the watchdog when it saw the loop stopped: the next beat's lag is
         the time the loop was not running, not a stall."""
@@ -92,13 +97,17 @@ class Heartbeat:
         lag = now - self.due
         if lag < 0.0:
             lag = 0.0
+        late = False
         if self.paused:
             self.paused = False
         else:
             self.histogram.record(lag)
             if lag >= self.threshold:
                 self._record_late(now, lag)
+                late = True
         self._beat(now)
+        if late and self.wake is not None:
+            self.wake()
 
     def _beat(self, now: float) -> None:
         self.last_at = now

@@ -144,6 +144,7 @@ class LoopMonitor:
             self.threshold,
             self._histogram,
             rearm=alarm.arm if alarm is not None else None,
+            wake=alarm.fire if alarm is not None else None,
         )
         watchdog = Watchdog(
             heartbeat,
@@ -231,10 +232,6 @@ class LoopMonitor:
 
     def _on_evidence(self, ev: Evidence) -> None:
         report = self._build(ev, classify(ev))
-        if not ev.loop_stacks:  # DEBUG-TEMP
-            with open("/tmp/exp/zero.log", "a") as f:
-                import time as _t
-                f.write(f"{report.kind} lag={ev.lag:.3f} due={ev.due:.3f} at={ev.at:.3f} over={ev.overshoots} rq={ev.watchdog_runqueue:.4f} now={_t.monotonic():.3f} loopcpu={ev.loop_cpu} threads={ev.thread_cpu} names={ev.thread_names}\n")
         with self._lock:
             self._reports.append(report)
             self._totals[report.kind] += 1

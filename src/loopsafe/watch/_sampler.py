@@ -93,13 +93,13 @@ class Watchdog(threading.Thread):
     def _run(self) -> None:
         baseline = self._cpu.snapshot()
         while True:
-            self._slept_from = self._runqueue.read()
             timer_due: float | None
             if self._pending is not None or self._alarm is None:
                 wait = self._sample_interval if self._pending is not None else self._poll
                 timer_due = time.monotonic() + wait
                 stopping = self._stop_event.wait(wait)
             else:
+                self._slept_from = self._runqueue.read()
                 fired = self._alarm.wait(SLOW_POLL)
                 timer_due = None if fired else time.monotonic()
                 stopping = self._stop_event.is_set()
@@ -122,14 +122,12 @@ class Watchdog(threading.Thread):
         while hb.late:
             late.append(hb.late.popleft())
         pending = self._pending
-        now_rq = self._runqueue.read()
-        waited = (
-            now_rq - self._slept_from
-            if now_rq is not None and self._slept_from is not None
-            else 0.0
-        )
         if late or (pending is not None and hb.due != pending.due):
             after = self._cpu.snapshot()
+            # Read only now that the stall is over (the read releases the GIL):
+            # the watchdog's wait for a CPU since it last went to sleep.
+            rq = self._runqueue.read()
+            waited = rq - self._slept_from if rq is not None and self._slept_from else 0.0
             for beat in late:
                 if pending is not None and beat.due == pending.due:
                     ev, start = pending, self._pending_baseline or baseline
@@ -138,7 +136,7 @@ class Watchdog(threading.Thread):
                     # Not seen in progress: the watchdog could not run (GIL held).
                     ev, start = self._new_evidence(beat.due, baseline), baseline
                     ev.overshoots.append(max(0.0, now - (beat.due + self._trigger)))
-                    ev.watchdog_runqueue += waited
+                ev.watchdog_runqueue = waited
                 self._finish(ev, beat, start, after)
             self._pending = pending = None
             baseline = after
@@ -164,7 +162,6 @@ class Watchdog(threading.Thread):
             overshoot = max(0.0, now - (timer_due or now))
         if len(pending.overshoots) < MAX_SAMPLES:
             pending.overshoots.append(max(0.0, overshoot))
-            pending.watchdog_runqueue += waited
             self._sample(pending)
         return baseline
 
