@@ -38,7 +38,7 @@ class Options:
     mmap_size: int = 256 * 1024 * 1024
     journal_size_limit: int = 64 * 1024 * 1024
     cache_size_kib: int = 16 * 1024
-    progress_steps: int = 50_000
+    progress_steps: int = 1_000_000
 
     def __post_init__(self) -> None:
         if not isinstance(self.path, str | os.PathLike) or not os.fspath(self.path):

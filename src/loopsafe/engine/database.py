@@ -462,7 +462,7 @@ def open(
     rows: Rows = "tuple",
     mmap_size: int = 256 * 1024 * 1024,
     journal_size_limit: int = 64 * 1024 * 1024,
-    progress_steps: int = 50_000,
+    progress_steps: int = 1_000_000,
 ) -> _Opener:
     """Open (creating if needed) the SQLite database at ``path`` (or ``":memory:"``).
 
