@@ -33,24 +33,22 @@ class Completions:
         """Hand a finished request to the loop (any thread)."""
         self._done.append(req)
         if not self._scheduled:
-            self._scheduled = True
-            try:
-                self._loop.call_soon_threadsafe(self._drain)
-            except RuntimeError:
-                # The loop is closed: nobody can be awaiting these results any more.
-                self.closed_loop = True
-                self._done.clear()
+            self._wake()
 
     def post_many(self, reqs: list[Request]) -> None:
         """Hand several finished requests to the loop at once (any thread)."""
         self._done.extend(reqs)
         if not self._scheduled:
-            self._scheduled = True
-            try:
-                self._loop.call_soon_threadsafe(self._drain)
-            except RuntimeError:
-                self.closed_loop = True
-                self._done.clear()
+            self._wake()
+
+    def _wake(self) -> None:
+        self._scheduled = True
+        try:
+            self._loop.call_soon_threadsafe(self._drain)
+        except RuntimeError:
+            # The loop is closed: nobody can be awaiting these results any more.
+            self.closed_loop = True
+            self._done.clear()
 
     def _drain(self) -> None:
         self._scheduled = False
