@@ -20,14 +20,13 @@ class Completions:
     either is seen by that drain or schedules the next one: nothing is ever stranded.
     """
 
-    __slots__ = ("_done", "_lanes", "_loop", "_scheduled", "closed_loop")
+    __slots__ = ("_done", "_lanes", "_loop", "_scheduled")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, lanes: tuple[Lane, ...]) -> None:
         self._loop = loop
         self._done: deque[Request] = deque()
         self._scheduled = False
         self._lanes = lanes  # their waiters get the slots freed by a drain
-        self.closed_loop = False
 
     def post(self, req: Request) -> None:
         """Hand a finished request to the loop (any thread)."""
@@ -46,9 +45,10 @@ class Completions:
         try:
             self._loop.call_soon_threadsafe(self._drain)
         except RuntimeError:
-            # The loop is closed: nobody can be awaiting these results any more.
-            self.closed_loop = True
-            self._done.clear()
+            # The loop is closed: nobody can be awaiting these results any more. From now on
+            # finished requests are dropped (a deque of length 0 keeps nothing), and
+            # `_scheduled` stays set so nobody tries the closed loop again.
+            self._done = deque(maxlen=0)
 
     def _drain(self) -> None:
         self._scheduled = False
