@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -263,3 +264,59 @@ async def test_statements_that_must_run_alone_do_so_whatever_the_lane(path: Path
     async with loopsafe.open(path, readonly=True) as db:
         columns = await db.fetchall("PRAGMA table_info(t)")
         assert [c[1] for c in columns] == ["x"]
+
+
+async def test_the_progress_handler_stops_a_late_statement_while_the_loop_is_blocked(
+    path: Path,
+) -> None:
+    async with loopsafe.open(path, readers=1, progress_steps=1000) as db:
+        stopped_at: list[float] = []
+
+        def endless(conn: sqlite3.Connection) -> None:
+            try:
+                conn.execute(ENDLESS).fetchone()
+            finally:
+                stopped_at.append(time.monotonic())
+
+        call = asyncio.create_task(db.read(endless, timeout=0.05))
+        await asyncio.sleep(0.01)  # the reader has started the statement
+        blocked_until = time.monotonic() + 1.0
+        # Block the loop on purpose: its timer can't interrupt anything meanwhile.
+        time.sleep(1.0)  # noqa: ASYNC251, LS301
+        with pytest.raises(loopsafe.Timeout):
+            await call
+        assert stopped_at
+        assert stopped_at[0] < blocked_until  # stopped by its own checks, not the loop
+
+
+async def test_close_leaves_no_wal_behind(path: Path) -> None:
+    async with loopsafe.open(path, readers=3) as db:
+        await _table(db)
+        rows = [row async for row in db.iterate("SELECT x FROM t", chunk=7)]
+        assert len(rows) == 100
+    # Readers close before the writer, so the last connection can checkpoint the WAL.
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]
+
+
+async def test_a_transaction_timing_out_while_waiting_for_the_writer_frees_it(
+    db: loopsafe.Database,
+) -> None:
+    holder_in = asyncio.Event()
+    release = asyncio.Event()
+
+    async def holder() -> None:
+        async with db.transaction():
+            await db.execute("INSERT INTO items (name) VALUES ('held')")
+            holder_in.set()
+            await release.wait()
+
+    hold = asyncio.create_task(holder())
+    await holder_in.wait()
+    with pytest.raises(loopsafe.Timeout):
+        async with db.transaction(timeout=0.1):
+            await db.execute("INSERT INTO items (name) VALUES ('late')")
+    release.set()
+    await hold
+    await db.execute("INSERT INTO items (name) VALUES ('after')", timeout=5)
+    names = {row[0] for row in await db.fetchall("SELECT name FROM items")}
+    assert names == {"held", "after"}

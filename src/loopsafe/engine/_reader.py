@@ -47,6 +47,7 @@ class Reader(Worker):
                     break
             done: list[Request] = []
             for index, req in enumerate(batch):
+                ran = False
                 if req is not STOP and req.op != ITERATE and req.sql in _fast:
                     started = perf_counter()
                     execute(conn, req)
@@ -54,21 +55,20 @@ class Reader(Worker):
                     if perf_counter() - started < SLOW:
                         continue
                     _fast.discard(req.sql)  # it was slow this time (other parameters?)
-                    post_many(done)
-                    done = []
-                    for rest in batch[index + 1 :]:
-                        source.put(rest)
-                    break
-                post_many(done)  # report what is finished before anything slow starts
+                    ran = True
+                # Report what is finished before anything slow starts (or after something
+                # slow ended), and hand the rest of the batch to another reader.
+                post_many(done)
                 done = []
                 for rest in batch[index + 1 :]:
                     source.put(rest)  # another reader takes it (or its own STOP)
                 if req is STOP:
                     return
-                if req.op == ITERATE:
-                    self.iterate(conn, req)
-                else:
-                    self.alone(conn, req)
+                if not ran:
+                    if req.op == ITERATE:
+                        self.iterate(conn, req)
+                    else:
+                        self.alone(conn, req)
                 break
             post_many(done)
 

@@ -16,15 +16,14 @@ if TYPE_CHECKING:
 
 
 class TransactionState:
-    """The open transaction of one task: the channel to the writer and the nesting depth."""
+    """The open transaction of one task: who owns it and its channel to the writer."""
 
-    __slots__ = ("channel", "db", "depth", "owner")
+    __slots__ = ("channel", "db", "owner")
 
     def __init__(self, db: Database, owner: asyncio.Task[Any] | None, channel: Channel) -> None:
         self.db = db
         self.owner = owner
         self.channel = channel
-        self.depth = 0
 
     async def call(
         self, op: int, sql: str, params: Any, timeout: float | None, arg: Any = None
@@ -61,12 +60,10 @@ class Transaction:
         if self._state is not None:
             raise errors.TransactionError("this transaction() block is already in use")
         db = self._db
-        task = asyncio.current_task()
-        state = self._var.get()
-        if state is not None and state.db is db and state.owner is task:
+        state = db._transaction_of_current_task()
+        if state is not None:
             self._nested = True
             await state.call(SAVEPOINT, "", None, None)
-            state.depth += 1
             self._state = state
             return
         if db.closed:
@@ -74,7 +71,7 @@ class Transaction:
         if db.options.readonly:
             raise errors.ReadOnly("the Database was opened with readonly=True")
         channel = Channel(self._timeout)
-        state = TransactionState(db, task, channel)
+        state = TransactionState(db, asyncio.current_task(), channel)
         lane = db._write
         # The block's timeout also bounds the wait for the writer.
         limit = self._timeout if self._timeout is not None else db.options.timeout
@@ -105,7 +102,6 @@ class Transaction:
         if state is None:
             return
         if self._nested:
-            state.depth -= 1
             if et is None:
                 await state.call(RELEASE, "", None, None)
             else:

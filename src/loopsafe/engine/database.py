@@ -325,8 +325,8 @@ class Database:
         arg: Any = None,
     ) -> Any:
         kind = Kind.WRITE if op in (CALL, SCRIPT) else classify(sql)
-        state = _current_txn.get()
-        if state is not None and state.db is self and state.owner is asyncio.current_task():
+        state = self._transaction_of_current_task()
+        if state is not None:
             return await state.call(op, sql, params, timeout, arg)
         if self._closed:
             raise errors.Closed("the Database is closed")
@@ -336,7 +336,7 @@ class Database:
         if timeout is None:
             timeout = self.options.timeout
         if target.inflight < target.limit and not target.waiters:
-            target.inflight += 1
+            target.inflight += 1  # Lane.acquire's fast path, without creating a coroutine
         else:
             started = self._loop.time()
             await target.acquire(self._loop, wait, None if timeout is None else started + timeout)

@@ -202,8 +202,3 @@ WITH_EXIT_BLOCKS: dict[str, Category] = {
 
 # Calls that run a callable given as an argument in a worker thread: (name, index).
 THREAD_RUNNERS: dict[str, int] = {"asyncio.to_thread": 0, "anyio.to_thread.run_sync": 0}
-
-
-def call_label(qualname: str) -> str:
-    """How a library function is shown: builtins without their module."""
-    return qualname.removeprefix("builtins.")
