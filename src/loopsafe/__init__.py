@@ -1,41 +1,47 @@
-"""loopsafe: SQLite for asyncio services that never blocks the event loop."""
+"""loopsafe: SQLite for asyncio services that never blocks the event loop.
 
-from loopsafe.engine import Database, ExecuteResult, open
+Open a Database with ``loopsafe.open(path)`` (not in ``__all__``: it would shadow the
+builtin ``open`` under ``from loopsafe import *``).
+"""
+
+from loopsafe.engine import Database, ExecuteResult
+from loopsafe.engine import open as open
 from loopsafe.errors import (
-    Busy,
-    CannotOpen,
-    Closed,
-    Corrupt,
-    DiskFull,
+    AbortedError,
+    BusyError,
+    CannotOpenError,
+    ClosedError,
+    CorruptError,
+    DeadlineError,
+    DiskFullError,
+    DiskIOError,
     Error,
     IntegrityError,
-    Interrupted,
-    Overloaded,
+    OverloadedError,
     ParameterError,
-    ReadOnly,
+    ReadOnlyError,
     SQLError,
-    Timeout,
     TransactionError,
 )
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Busy",
-    "CannotOpen",
-    "Closed",
-    "Corrupt",
+    "AbortedError",
+    "BusyError",
+    "CannotOpenError",
+    "ClosedError",
+    "CorruptError",
     "Database",
-    "DiskFull",
+    "DeadlineError",
+    "DiskFullError",
+    "DiskIOError",
     "Error",
     "ExecuteResult",
     "IntegrityError",
-    "Interrupted",
-    "Overloaded",
+    "OverloadedError",
     "ParameterError",
-    "ReadOnly",
+    "ReadOnlyError",
     "SQLError",
-    "Timeout",
     "TransactionError",
-    "open",
 ]

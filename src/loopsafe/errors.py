@@ -8,19 +8,20 @@ carry the statement text but never its parameter values (they may be secrets).
 from __future__ import annotations
 
 __all__ = [
-    "Busy",
-    "CannotOpen",
-    "Closed",
-    "Corrupt",
-    "DiskFull",
+    "AbortedError",
+    "BusyError",
+    "CannotOpenError",
+    "ClosedError",
+    "CorruptError",
+    "DeadlineError",
+    "DiskFullError",
+    "DiskIOError",
     "Error",
     "IntegrityError",
-    "Interrupted",
-    "Overloaded",
+    "OverloadedError",
     "ParameterError",
-    "ReadOnly",
+    "ReadOnlyError",
     "SQLError",
-    "Timeout",
     "TransactionError",
 ]
 
@@ -64,27 +65,35 @@ class TransactionError(SQLError):
     """
 
 
-class Busy(Error):
+class BusyError(Error):
     """Another connection held the write lock for longer than the busy timeout."""
 
 
-class ReadOnly(Error):
+class ReadOnlyError(Error):
     """A write was attempted on a database (or connection) that only allows reads."""
 
 
-class CannotOpen(Error):
+class CannotOpenError(Error):
     """The database file could not be opened: missing directory, permissions, ..."""
 
 
-class Corrupt(Error):
+class CorruptError(Error):
     """The file is not a SQLite database, or the database is damaged."""
 
 
-class DiskFull(Error):
+class DiskIOError(Error):
+    """The operating system reported an I/O error reading or writing the file (SQLITE_IOERR).
+
+    The statement was rolled back. Check the disk and the file system; the
+    Database stays usable once the cause is gone.
+    """
+
+
+class DiskFullError(Error):
     """The disk (or a size limit) is full; the write was rolled back."""
 
 
-class Overloaded(Error):
+class OverloadedError(Error):
     """The lane's queue is full: the call was refused at once, nothing ran.
 
     Retry later (HTTP services answer 503 with ``Retry-After``), or pass
@@ -92,13 +101,13 @@ class Overloaded(Error):
     """
 
 
-class Timeout(Error, TimeoutError):
+class DeadlineError(Error, TimeoutError):
     """The call's deadline passed. Its statement was stopped and rolled back."""
 
 
-class Interrupted(Error):
+class AbortedError(Error):
     """The statement was stopped because its caller went away (cancelled or closed)."""
 
 
-class Closed(Error):
+class ClosedError(Error):
     """The Database is closed (or closing) and takes no more calls."""

@@ -16,7 +16,7 @@ async def test_full_read_lane_refuses_at_once(path: Path) -> None:
     async with loopsafe.open(path, readers=1, read_queue=4) as db:
         blockers = [asyncio.create_task(db.fetchval(ENDLESS)) for _ in range(4)]
         await asyncio.sleep(0)
-        with pytest.raises(loopsafe.Overloaded, match="read queue is full"):
+        with pytest.raises(loopsafe.OverloadedError, match="read queue is full"):
             await db.fetchval("SELECT 1")
         for task in blockers:
             task.cancel()
@@ -30,7 +30,7 @@ async def test_full_write_lane_refuses_at_once(path: Path) -> None:
         slow = ENDLESS.replace("SELECT count(*) FROM c", "INSERT INTO t SELECT x FROM c")
         blockers = [asyncio.create_task(db.execute(slow)) for _ in range(2)]
         await asyncio.sleep(0)
-        with pytest.raises(loopsafe.Overloaded, match="write queue is full"):
+        with pytest.raises(loopsafe.OverloadedError, match="write queue is full"):
             await db.execute("INSERT INTO t VALUES (1)")
         for task in blockers:
             task.cancel()
@@ -45,7 +45,7 @@ async def test_wait_true_queues_for_a_slot(path: Path) -> None:
         waited = await db.fetchval("SELECT 3", wait=True, timeout=5)
         assert waited == 3
         assert await filler == 2
-        with pytest.raises(loopsafe.Timeout):
+        with pytest.raises(loopsafe.DeadlineError):
             await blocker
 
 
@@ -53,7 +53,7 @@ async def test_wait_true_gives_up_at_its_deadline_with_overloaded(path: Path) ->
     async with loopsafe.open(path, readers=1, read_queue=1) as db:
         blocker = asyncio.create_task(db.fetchval(ENDLESS))
         await asyncio.sleep(0)
-        with pytest.raises(loopsafe.Overloaded):
+        with pytest.raises(loopsafe.OverloadedError):
             await db.fetchval("SELECT 1", wait=True, timeout=0.1)
         blocker.cancel()
         await asyncio.gather(blocker, return_exceptions=True)
@@ -88,7 +88,7 @@ async def test_flood_is_bounded_by_the_queue(path: Path) -> None:
             *(db.fetchval("SELECT sum(x) FROM t") for _ in range(5000)), return_exceptions=True
         )
         sampler.cancel()
-        refused = sum(isinstance(r, loopsafe.Overloaded) for r in results)
+        refused = sum(isinstance(r, loopsafe.OverloadedError) for r in results)
         answered = sum(r == sum(range(2000)) for r in results)
         assert refused + answered == 5000
         assert refused > 0

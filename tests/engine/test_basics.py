@@ -93,7 +93,7 @@ async def test_read_and_write_run_callables_on_the_right_connection(db: loopsafe
 
     assert await db.write(insert_two) == 2
     assert await db.read(lambda conn: conn.execute("SELECT count(*) FROM items").fetchone()[0]) == 2
-    with pytest.raises(loopsafe.ReadOnly):
+    with pytest.raises(loopsafe.ReadOnlyError):
         await db.read(lambda conn: conn.execute("DELETE FROM items"))
 
 
@@ -145,9 +145,9 @@ async def test_readonly_database_serves_reads_and_refuses_writes(path: Path) -> 
         await db.execute("INSERT INTO t VALUES (1)")
     async with loopsafe.open(path, readonly=True) as db:
         assert await db.fetchval("SELECT x FROM t") == 1
-        with pytest.raises(loopsafe.ReadOnly):
+        with pytest.raises(loopsafe.ReadOnlyError):
             await db.execute("INSERT INTO t VALUES (2)")
-        with pytest.raises(loopsafe.ReadOnly):
+        with pytest.raises(loopsafe.ReadOnlyError):
             async with db.transaction():
                 pass
 

@@ -20,7 +20,7 @@ ENDLESS = (
 
 async def test_deadline_stops_a_slow_read_and_frees_its_reader(path: Path) -> None:
     async with loopsafe.open(path, readers=1) as db:
-        with pytest.raises(loopsafe.Timeout):
+        with pytest.raises(loopsafe.DeadlineError):
             await db.fetchval(ENDLESS, timeout=0.1)
         # One reader: this can only answer if the endless statement was really stopped.
         assert await db.fetchval("SELECT 41 + 1", timeout=5) == 42
@@ -33,7 +33,7 @@ async def test_timeout_is_also_a_builtin_timeout_error(db: loopsafe.Database) ->
 
 async def test_default_timeout_from_open_applies(path: Path) -> None:
     async with loopsafe.open(path, timeout=0.1, readers=1) as db:
-        with pytest.raises(loopsafe.Timeout):
+        with pytest.raises(loopsafe.DeadlineError):
             await db.fetchval(ENDLESS)
 
 
@@ -41,7 +41,7 @@ async def test_deadline_stops_a_slow_write_and_rolls_it_back(path: Path) -> None
     async with loopsafe.open(path) as db:
         await db.execute("CREATE TABLE t (x)")
         slow_insert = ENDLESS.replace("SELECT count(*) FROM c", "INSERT INTO t SELECT x FROM c")
-        with pytest.raises(loopsafe.Timeout):
+        with pytest.raises(loopsafe.DeadlineError):
             await db.execute(slow_insert, timeout=0.1)
         assert await db.fetchval("SELECT count(*) FROM t") == 0
         await db.execute("INSERT INTO t VALUES (1)")
@@ -113,7 +113,7 @@ async def test_cancellation_storm_leaves_no_transaction_and_no_leak(path: Path) 
             r
             for r in results
             if isinstance(r, BaseException)
-            and not isinstance(r, asyncio.CancelledError | loopsafe.Overloaded)
+            and not isinstance(r, asyncio.CancelledError | loopsafe.OverloadedError)
         ]
         assert unexpected == []
         cancelled = sum(isinstance(r, asyncio.CancelledError) for r in results)

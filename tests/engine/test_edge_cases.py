@@ -31,7 +31,7 @@ async def test_an_abandoned_iteration_fails_its_next_chunk_instead_of_hanging(pa
         rows = db.iterate("SELECT x FROM t", chunk=10)
         seen = [row async for row in _take(rows, 15)]
         await asyncio.sleep(0.3)  # the reader gives the iteration up
-        with pytest.raises(loopsafe.Timeout):
+        with pytest.raises(loopsafe.DeadlineError):
             async for _ in rows:
                 pass
         assert len(seen) == 15
@@ -64,7 +64,7 @@ async def test_close_ends_an_open_iteration_with_closed(path: Path) -> None:
     rows = db.iterate("SELECT x FROM t", chunk=10)
     seen = [row async for row in _take(rows, 5)]
     await db.close()
-    with pytest.raises(loopsafe.Closed):
+    with pytest.raises(loopsafe.ClosedError):
         async for _ in rows:
             pass
     assert len(seen) == 5
@@ -134,7 +134,7 @@ async def test_a_transaction_waiting_for_a_slot_gets_closed_when_the_database_cl
     waiting = asyncio.create_task(txn())
     await asyncio.sleep(0.02)
     await db.close()
-    with pytest.raises(loopsafe.Closed):
+    with pytest.raises(loopsafe.ClosedError):
         await waiting
     await asyncio.gather(blocker, return_exceptions=True)
     assert db.stats()["write_inflight"] == 0
@@ -163,7 +163,7 @@ async def test_close_fails_calls_a_busy_reader_had_already_taken(path: Path) -> 
     await asyncio.sleep(0.05)
     await db.close()
     results = await asyncio.gather(*calls, return_exceptions=True)
-    assert all(isinstance(r, loopsafe.Closed | loopsafe.Interrupted) for r in results)
+    assert all(isinstance(r, loopsafe.ClosedError | loopsafe.AbortedError) for r in results)
     assert not [t for t in threading.enumerate() if t.name.startswith("loopsafe-")]
     assert db.stats()["read_inflight"] == 0
 
@@ -209,7 +209,7 @@ async def test_what_a_write_with_a_deadline_reports_is_what_happened(path: Path)
         heavy = asyncio.create_task(db.execute(slow))
         results = await asyncio.gather(blocker, timed, heavy, return_exceptions=True)
         committed = await db.fetchval("SELECT count(*) FROM t WHERE x = 42")
-        if isinstance(results[1], loopsafe.Timeout):
+        if isinstance(results[1], loopsafe.DeadlineError):
             assert committed == 0
         else:
             assert isinstance(results[1], loopsafe.ExecuteResult)
@@ -223,7 +223,7 @@ async def test_waiters_are_served_first_come_first_served(path: Path) -> None:
         waiter = asyncio.create_task(db.fetchval("SELECT 2", wait=True, timeout=30))
         await asyncio.sleep(0)
         # A newcomer that doesn't wait may not jump the queue.
-        with pytest.raises(loopsafe.Overloaded):
+        with pytest.raises(loopsafe.OverloadedError):
             await db.fetchval("SELECT 3")
         assert await waiter == 2
         await hog
@@ -283,7 +283,7 @@ async def test_the_progress_handler_stops_a_late_statement_while_the_loop_is_blo
         blocked_until = time.monotonic() + 1.0
         # Block the loop on purpose: its timer can't interrupt anything meanwhile.
         time.sleep(1.0)  # noqa: ASYNC251, LS301
-        with pytest.raises(loopsafe.Timeout):
+        with pytest.raises(loopsafe.DeadlineError):
             await call
         assert stopped_at
         assert stopped_at[0] < blocked_until  # stopped by its own checks, not the loop
@@ -312,7 +312,7 @@ async def test_a_transaction_timing_out_while_waiting_for_the_writer_frees_it(
 
     hold = asyncio.create_task(holder())
     await holder_in.wait()
-    with pytest.raises(loopsafe.Timeout):
+    with pytest.raises(loopsafe.DeadlineError):
         async with db.transaction(timeout=0.1):
             await db.execute("INSERT INTO items (name) VALUES ('late')")
     release.set()

@@ -49,14 +49,14 @@ async def test_unsupported_parameter_type_is_a_parameter_error(db: loopsafe.Data
 
 
 async def test_missing_directory_cannot_open(tmp_path: Path) -> None:
-    with pytest.raises(loopsafe.CannotOpen, match="does not exist"):
+    with pytest.raises(loopsafe.CannotOpenError, match="does not exist"):
         await loopsafe.open(tmp_path / "no" / "such" / "dir" / "x.db")
 
 
 async def test_not_a_database_is_corrupt(tmp_path: Path) -> None:
     target = tmp_path / "text.db"
     target.write_text("this is a text file, not a database" * 100)
-    with pytest.raises(loopsafe.Corrupt):
+    with pytest.raises(loopsafe.CorruptError):
         await loopsafe.open(target)
 
 
@@ -67,7 +67,7 @@ async def test_damaged_database_is_corrupt(tmp_path: Path) -> None:
     data = bytearray(target.read_bytes())
     data[0:16] = b"garbage garbage!"  # destroy the header
     target.write_bytes(bytes(data))
-    with pytest.raises(loopsafe.Corrupt):
+    with pytest.raises(loopsafe.CorruptError):
         await loopsafe.open(target)
 
 
@@ -99,7 +99,7 @@ async def test_read_only_file_is_a_clear_error_and_readonly_mode_reads_it(tmp_pa
     raw.execute("PRAGMA journal_mode = DELETE")  # a read-only file can't grow a WAL
     raw.close()
     with _read_only(target):
-        with pytest.raises(loopsafe.ReadOnly):
+        with pytest.raises(loopsafe.ReadOnlyError):
             await loopsafe.open(target)
         async with loopsafe.open(target, readonly=True) as db:
             assert await db.fetchval("SELECT x FROM t") == 1
@@ -160,7 +160,7 @@ async def test_any_parameters_either_round_trip_or_fail_typed(
 async def test_any_text_as_sql_fails_typed_or_runs(db: loopsafe.Database, sql: str) -> None:
     try:
         await db.fetchall(sql, timeout=5)
-    except (loopsafe.SQLError, loopsafe.ReadOnly):
+    except (loopsafe.SQLError, loopsafe.ReadOnlyError):
         pass
     assert await db.fetchval("SELECT 1") == 1
     assert await db.fetchval("SELECT count(*) FROM sqlite_master WHERE name = 'items'") == 1

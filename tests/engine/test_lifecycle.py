@@ -1,4 +1,4 @@
-"""close(), Closed, and programs that exit without closing."""
+"""close(), ClosedError, and programs that exit without closing."""
 
 from __future__ import annotations
 
@@ -33,11 +33,11 @@ async def test_closed_database_raises_closed(path: Path) -> None:
     db = await loopsafe.open(path)
     await db.close()
     assert db.closed
-    with pytest.raises(loopsafe.Closed):
+    with pytest.raises(loopsafe.ClosedError):
         await db.fetchval("SELECT 1")
-    with pytest.raises(loopsafe.Closed):
+    with pytest.raises(loopsafe.ClosedError):
         await db.execute("CREATE TABLE t (x)")
-    with pytest.raises(loopsafe.Closed):
+    with pytest.raises(loopsafe.ClosedError):
         async with db.transaction():
             pass
     await db.close()  # idempotent
@@ -52,7 +52,7 @@ async def test_close_finishes_queued_writes(path: Path) -> None:
     results = await asyncio.gather(*writes, return_exceptions=True)
     committed = sum(isinstance(r, loopsafe.ExecuteResult) for r in results)
     failed = [r for r in results if isinstance(r, BaseException)]
-    assert all(isinstance(r, loopsafe.Closed) for r in failed)
+    assert all(isinstance(r, loopsafe.ClosedError) for r in failed)
     async with loopsafe.open(path) as again:
         assert await again.fetchval("SELECT count(*) FROM t") == committed
     assert committed == 300  # queued before close: finished, not dropped
@@ -65,7 +65,7 @@ async def test_close_stops_a_running_statement_within_about_a_second(path: Path)
     started = time.monotonic()
     await db.close()
     assert time.monotonic() - started < 5  # generous: the grace period is one second
-    with pytest.raises((loopsafe.Interrupted, loopsafe.Closed)):
+    with pytest.raises((loopsafe.AbortedError, loopsafe.ClosedError)):
         await slow
 
 

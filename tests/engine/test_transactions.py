@@ -106,7 +106,7 @@ async def test_failed_statement_inside_leaves_the_transaction_usable(db: loopsaf
 async def test_transaction_past_its_limit_is_rolled_back(path: Path) -> None:
     async with loopsafe.open(path) as db:
         await db.execute("CREATE TABLE t (x)")
-        with pytest.raises(loopsafe.Timeout):
+        with pytest.raises(loopsafe.DeadlineError):
             async with db.transaction(timeout=0.1):
                 await db.execute("INSERT INTO t VALUES (1)")
                 await asyncio.sleep(0.3)

@@ -33,7 +33,7 @@ def _note(marker: Path, text: str) -> None:
 
 
 def create_app(db_path: str, marker: Path) -> FastAPI:
-    """One read slot (read_queue=1), so a slow read makes the next one Overloaded."""
+    """One read slot (read_queue=1), so a slow read makes the next one OverloadedError."""
     databases = lifespan(default=functools.partial(loopsafe.open, db_path, read_queue=1))
 
     @asynccontextmanager

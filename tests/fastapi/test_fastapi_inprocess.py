@@ -14,7 +14,7 @@ from fastapi import Depends, FastAPI
 from starlette.applications import Starlette
 
 import loopsafe
-from loopsafe import Busy, Closed, Database, Overloaded, Timeout
+from loopsafe import BusyError, ClosedError, Database, DeadlineError, OverloadedError
 from loopsafe.fastapi import (
     DatabaseDep,
     database,
@@ -45,10 +45,10 @@ def _raising(exc: Exception, retry_after: int | None = 1) -> FastAPI:
 @pytest.mark.parametrize(
     ("exc", "status", "code", "retry_after"),
     [
-        (Overloaded("secret sql"), 503, "overloaded", "1"),
-        (Busy("secret sql"), 503, "busy", "1"),
-        (Closed("secret sql"), 503, "closed", "1"),
-        (Timeout("secret sql"), 504, "timeout", None),
+        (OverloadedError("secret sql"), 503, "overloaded", "1"),
+        (BusyError("secret sql"), 503, "busy", "1"),
+        (ClosedError("secret sql"), 503, "closed", "1"),
+        (DeadlineError("secret sql"), 504, "timeout", None),
     ],
 )
 async def test_errors_become_http_answers(
@@ -64,9 +64,9 @@ async def test_errors_become_http_answers(
 
 
 async def test_retry_after_is_configurable() -> None:
-    async with _client(_raising(Overloaded(), retry_after=7)) as client:
+    async with _client(_raising(OverloadedError(), retry_after=7)) as client:
         assert (await client.get("/boom")).headers["retry-after"] == "7"
-    async with _client(_raising(Overloaded(), retry_after=None)) as client:
+    async with _client(_raising(OverloadedError(), retry_after=None)) as client:
         r = await client.get("/boom")
     assert r.status_code == 503
     assert "retry-after" not in r.headers
@@ -79,7 +79,7 @@ async def test_handlers_fit_the_fastapi_constructor() -> None:
 
     @app.get("/boom")
     async def boom() -> None:
-        raise Timeout()
+        raise DeadlineError()
 
     async with _client(app) as client:
         assert (await client.get("/boom")).status_code == 504

@@ -15,7 +15,7 @@ class Lane:
 
     ``inflight`` counts calls handed to the threads and not yet drained back on the loop,
     so memory stays bounded by ``limit`` whatever the offered load. A call that finds the
-    lane full fails at once with ``Overloaded`` unless its caller asked to wait for a slot;
+    lane full fails at once with ``OverloadedError`` unless its caller asked to wait for a slot;
     waiters are served first come, first served: a freed slot is handed to the oldest
     waiter (counted in ``inflight`` on its behalf), never taken by a newcomer.
     """
@@ -29,8 +29,8 @@ class Lane:
         self.queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self.waiters: deque[asyncio.Future[None]] = deque()
 
-    def overloaded(self) -> errors.Overloaded:
-        return errors.Overloaded(
+    def overloaded(self) -> errors.OverloadedError:
+        return errors.OverloadedError(
             f"the {self.name} queue is full ({self.limit} calls in flight); "
             "retry later, or pass wait=True to queue for a slot up to the call's timeout"
         )
@@ -39,7 +39,7 @@ class Lane:
         self, loop: asyncio.AbstractEventLoop, wait: bool, deadline: float | None
     ) -> None:
         """Take a slot: at once, or (``wait``) when one is handed over before ``deadline``
-        (loop time). Raises ``Overloaded`` when there is none."""
+        (loop time). Raises ``OverloadedError`` when there is none."""
         if self.inflight < self.limit and not self.waiters:
             self.inflight += 1
             return

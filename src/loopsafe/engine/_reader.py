@@ -88,7 +88,7 @@ class Reader(Worker):
         channel: Channel = req.arg[1]
         self.iterators.add(channel)
         cursor: sqlite3.Cursor | None = None
-        why: BaseException = errors.Closed("the iteration ended")
+        why: BaseException = errors.ClosedError("the iteration ended")
         try:
             if not self.guard(req, conn.execute, req.sql, req.params):
                 self.completions.post(req)
@@ -107,12 +107,12 @@ class Reader(Worker):
                 try:
                     nxt = channel.queue.get(timeout=self.options.iterate_idle_timeout)
                 except queue.Empty:
-                    why = errors.Timeout(
+                    why = errors.DeadlineError(
                         "the iteration sat idle past iterate_idle_timeout and was closed"
                     )
                     return
                 if nxt is STOP:
-                    why = errors.Closed("the iteration was closed")
+                    why = errors.ClosedError("the iteration was closed")
                     return
                 step = nxt
         finally:

@@ -88,7 +88,7 @@ class Threads:
         """
         _alive.discard(self)
         for lane in (self.read, self.write):
-            lane.fail_waiters(errors.Closed("the Database closed"))
+            lane.fail_waiters(errors.ClosedError("the Database closed"))
         deadline = loop.time() + CLOSE_GRACE
         readers = [w for w in self.workers if isinstance(w, Reader)]
         for _ in readers:
@@ -133,7 +133,9 @@ class Threads:
                 req.cancelled = True
                 lane.release()
                 if not req.fut.done():
-                    req.fut.set_exception(errors.Closed("the Database closed before the call ran"))
+                    req.fut.set_exception(
+                        errors.ClosedError("the Database closed before the call ran")
+                    )
         if any(w.is_alive() for w in self.workers):
             self.signal_stop()
 

@@ -67,9 +67,9 @@ class Transaction:
             self._state = state
             return
         if db.closed:
-            raise errors.Closed("the Database is closed")
+            raise errors.ClosedError("the Database is closed")
         if db.options.readonly:
-            raise errors.ReadOnly("the Database was opened with readonly=True")
+            raise errors.ReadOnlyError("the Database was opened with readonly=True")
         channel = Channel(self._timeout)
         state = TransactionState(db, asyncio.current_task(), channel)
         lane = db._write
@@ -79,7 +79,7 @@ class Transaction:
         await lane.acquire(db._loop, self._wait, deadline)
         if db.closed:
             lane.release()
-            raise errors.Closed("the Database closed while the transaction waited")
+            raise errors.ClosedError("the Database closed while the transaction waited")
         req = db._request(TRANSACTION, "", None, limit, lane, channel)
         lane.queue.put(req)
         try:

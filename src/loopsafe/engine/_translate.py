@@ -7,25 +7,26 @@ import sqlite3
 from loopsafe import errors
 
 _BY_CODE: dict[str, type[errors.Error]] = {
-    "SQLITE_BUSY": errors.Busy,
-    "SQLITE_LOCKED": errors.Busy,
-    "SQLITE_READONLY": errors.ReadOnly,
-    "SQLITE_FULL": errors.DiskFull,
-    "SQLITE_CANTOPEN": errors.CannotOpen,
-    "SQLITE_CORRUPT": errors.Corrupt,
-    "SQLITE_IOERR": errors.Error,
-    "SQLITE_NOTADB": errors.Corrupt,
+    "SQLITE_BUSY": errors.BusyError,
+    "SQLITE_LOCKED": errors.BusyError,
+    "SQLITE_READONLY": errors.ReadOnlyError,
+    "SQLITE_FULL": errors.DiskFullError,
+    "SQLITE_CANTOPEN": errors.CannotOpenError,
+    "SQLITE_CORRUPT": errors.CorruptError,
+    "SQLITE_IOERR": errors.DiskIOError,
+    "SQLITE_NOTADB": errors.CorruptError,
     "SQLITE_RANGE": errors.ParameterError,
     "SQLITE_MISMATCH": errors.SQLError,
     "SQLITE_TOOBIG": errors.ParameterError,
 }
 
 _HINTS: dict[type[errors.Error], str] = {
-    errors.Busy: "another connection held the write lock past the busy timeout; retry later",
-    errors.ReadOnly: "the database or this connection only allows reads",
-    errors.DiskFull: "the disk is full; the write was rolled back",
-    errors.Corrupt: "the file is not a SQLite database or is damaged",
-    errors.CannotOpen: "check the path exists and is writable",
+    errors.BusyError: "another connection held the write lock past the busy timeout; retry later",
+    errors.ReadOnlyError: "the database or this connection only allows reads",
+    errors.DiskFullError: "the disk is full; the write was rolled back",
+    errors.CorruptError: "the file is not a SQLite database or is damaged",
+    errors.CannotOpenError: "check the path exists and is writable",
+    errors.DiskIOError: "the operating system reported an I/O error; the statement was rolled back",
 }
 
 
@@ -50,9 +51,9 @@ def translate(exc: BaseException, statement: str | None) -> BaseException:
     primary = "_".join((code or "").split("_")[:2])
     cls = _BY_CODE.get(primary)
     if cls is None and "readonly" in message:
-        cls = errors.ReadOnly
+        cls = errors.ReadOnlyError
     if cls is None and "directory does not exist" in message:
-        cls = errors.CannotOpen
+        cls = errors.CannotOpenError
     if cls is None or issubclass(cls, errors.SQLError):
         return _with_cause((cls or errors.SQLError)(message, statement, code), exc)
     hint = _HINTS.get(cls)

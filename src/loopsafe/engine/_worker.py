@@ -22,8 +22,8 @@ def stopped_error(req: Request) -> errors.Error:
     """The error of a call that was stopped before or while it ran."""
     if req.timed_out or (req.deadline is not None and monotonic() > req.deadline):
         req.timed_out = True
-        return errors.Timeout("the call's deadline passed; its statement was stopped")
-    return errors.Interrupted("the call was cancelled; its statement was stopped")
+        return errors.DeadlineError("the call's deadline passed; its statement was stopped")
+    return errors.AbortedError("the call was cancelled; its statement was stopped")
 
 
 class Worker(threading.Thread):
@@ -123,7 +123,7 @@ class Worker(threading.Thread):
 
     def error(self, exc: BaseException, req: Request) -> BaseException:
         if self.stopping and isinstance(exc, sqlite3.OperationalError):
-            return errors.Closed("the Database closed; the statement was stopped")
+            return errors.ClosedError("the Database closed; the statement was stopped")
         if isinstance(exc, sqlite3.OperationalError) and (
             getattr(exc, "sqlite_errorname", "") == "SQLITE_INTERRUPT" or str(exc) == "interrupted"
         ):

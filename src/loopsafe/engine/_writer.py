@@ -84,7 +84,7 @@ class Writer(Worker):
             if req is STOP:
                 for late in batch[index + 1 :]:
                     if late is not None:
-                        late.error = errors.Closed("the Database closed before the call ran")
+                        late.error = errors.ClosedError("the Database closed before the call ran")
                         self.completions.post(late)
                 return False
             if req.op == TRANSACTION:
@@ -214,13 +214,13 @@ class Writer(Worker):
         channel: Channel = req.arg
         req.worker = self  # claimed: from now on the outcome is reported from here
         if req.cancelled:
-            req.error = errors.Interrupted("the transaction was cancelled before it began")
+            req.error = errors.AbortedError("the transaction was cancelled before it began")
         elif self.begin(conn, [req]) and req.cancelled:
             self.rollback(conn)  # cancelled (or timed out) while BEGIN waited for the lock
             req.error = (
-                errors.Timeout("the transaction waited too long for the write lock")
+                errors.DeadlineError("the transaction waited too long for the write lock")
                 if req.timed_out
-                else errors.Interrupted("the transaction was cancelled before it began")
+                else errors.AbortedError("the transaction was cancelled before it began")
             )
         if req.error is not None:
             channel.close(req.error, self.completions)
@@ -232,14 +232,14 @@ class Writer(Worker):
         deadline = monotonic() + limit
         savepoints: list[str] = []
         broken: BaseException | None = None
-        why: BaseException = errors.Closed("the Database closed")
+        why: BaseException = errors.ClosedError("the Database closed")
         try:
             while True:
                 try:
                     item = channel.queue.get(timeout=max(0.0, deadline - monotonic()))
                 except queue.Empty:
                     item = None
-                    why = errors.Timeout(
+                    why = errors.DeadlineError(
                         f"the transaction was open longer than its limit ({limit:g} s) "
                         "and was rolled back"
                     )

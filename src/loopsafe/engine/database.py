@@ -50,13 +50,13 @@ class Database:
     Create it with :func:`loopsafe.open`. A Database belongs to the event loop that opened
     it. Every call takes ``timeout=`` (seconds; the default comes from ``open``) and
     ``wait=`` (when the lane's queue is full: ``False`` fails at once with
-    :class:`~loopsafe.Overloaded`, ``True`` queues for a slot up to the timeout).
+    :class:`~loopsafe.OverloadedError`, ``True`` queues for a slot up to the timeout).
 
     Cancellation and deadlines: a call whose task is cancelled, or whose timeout passes,
     stops its statement while it runs (SQLite's progress handler checks every
     ``progress_steps`` VM steps, and the loop interrupts it at once), rolls back what it
     began and leaves its connection clean.
-    A timed-out call raises :class:`~loopsafe.Timeout`. A write cancelled after its
+    A timed-out call raises :class:`~loopsafe.DeadlineError`. A write cancelled after its
     statement ran but before its group's COMMIT is committed with the group.
     """
 
@@ -186,7 +186,7 @@ class Database:
         open on the thread): you get its rows, or for a write its ``ExecuteResult``.
 
         ``fn`` runs in a worker thread: keep Python work in it small (it holds the GIL).
-        The connection is ``query_only``; writes in ``fn`` raise :class:`~loopsafe.ReadOnly`.
+        The connection is ``query_only``; writes in ``fn`` raise :class:`~loopsafe.ReadOnlyError`.
         """
         return self._call(CALL, "", None, timeout, wait, "read", fn)
 
@@ -276,7 +276,7 @@ class Database:
 
         Other tasks (including tasks started inside the block) don't join the transaction;
         their writes wait until it ends. ``wait`` is as for every call: when the write queue
-        is full, fail at once with ``Overloaded`` or queue for a slot.
+        is full, fail at once with ``OverloadedError`` or queue for a slot.
         """
         return Transaction(self, _current_txn, timeout, wait)
 
@@ -284,7 +284,7 @@ class Database:
 
     async def close(self) -> None:
         """Stop taking calls, finish queued work (or fail it after about a second with
-        :class:`~loopsafe.Closed`), roll back an open transaction and join the threads."""
+        :class:`~loopsafe.ClosedError`), roll back an open transaction and join the threads."""
         if self._closing is None:
             self._closed = True
             self._closing = asyncio.ensure_future(self._threads.stop(self._loop))
@@ -329,7 +329,7 @@ class Database:
         if state is not None:
             return await state.call(op, sql, params, timeout, arg)
         if self._closed:
-            raise errors.Closed("the Database is closed")
+            raise errors.ClosedError("the Database is closed")
         if kind is Kind.ALONE:
             arg = ALONE
         target = self._read if op == ITERATE else self._route(kind, lane)
@@ -342,7 +342,7 @@ class Database:
             await target.acquire(self._loop, wait, None if timeout is None else started + timeout)
             if self._closed:
                 target.release()
-                raise errors.Closed("the Database closed while the call waited for a slot")
+                raise errors.ClosedError("the Database closed while the call waited for a slot")
             if timeout is not None:  # one deadline for the wait and the call together
                 timeout = max(0.0, timeout - (self._loop.time() - started))
         if timeout is None:
@@ -366,7 +366,7 @@ class Database:
             raise ValueError(f"lane must be 'auto', 'read' or 'write', not {lane!r}")
         if self.options.readonly:
             if lane == "write" and kind is not Kind.ALONE:  # PRAGMA table_info is a read
-                raise errors.ReadOnly("the Database was opened with readonly=True")
+                raise errors.ReadOnlyError("the Database was opened with readonly=True")
             return self._read
         if lane == "read" and not self.options.memory and not self._readers_pinned():
             return self._read
@@ -412,11 +412,11 @@ def _expire(req: Request) -> None:
     req.timed_out = True
     req.stop()
     # Not yet claimed by a worker: it will never run (the worker sees it cancelled), so
-    # answer now. Claimed: the worker reports what really happened — Timeout if the
+    # answer now. Claimed: the worker reports what really happened — DeadlineError if the
     # statement was stopped, the result if it had already completed (a write that was
     # waiting for its group's COMMIT commits, and says so).
     if req.worker is None and not req.fut.done():
-        req.fut.set_exception(errors.Timeout("the call's deadline passed before it ran"))
+        req.fut.set_exception(errors.DeadlineError("the call's deadline passed before it ran"))
 
 
 class _Opener:
@@ -470,18 +470,18 @@ def open(
 
     - ``readers``: reader threads, each with its own ``query_only`` connection (default:
       the number of cores, 2 to 4).
-    - ``readonly``: no writer; open the file read-only (writes raise ``ReadOnly``).
+    - ``readonly``: no writer; open the file read-only (writes raise ``ReadOnlyError``).
     - ``durability``: ``"normal"`` (``synchronous=NORMAL``: in WAL mode never corrupts, may
       lose the last commits on power loss) or ``"full"`` (every acknowledged write survives
       power loss; group commit makes the fsyncs affordable).
     - ``busy_timeout``: seconds a write waits for another process's write lock.
     - ``timeout``: default deadline of every call, in seconds (``None``: no deadline).
-    - ``read_queue`` / ``write_queue``: calls in flight per lane before ``Overloaded``.
+    - ``read_queue`` / ``write_queue``: calls in flight per lane before ``OverloadedError``.
     - ``max_batch`` / ``max_batch_wait``: most writes per group commit, and how long the
       writer waits for company when only one write is queued (default: not at all).
     - ``transaction_timeout``: longest a ``transaction()`` block may hold the writer.
     - ``iterate_idle_timeout``: how long an ``iterate()`` whose consumer stopped asking for
-      rows keeps its reader before it is closed (its next chunk then raises ``Timeout``).
+      rows keeps its reader before it is closed (its next chunk then raises ``DeadlineError``).
     - ``rows``: ``"tuple"`` (default), ``"dict"``, ``"row"`` (``sqlite3.Row``) or a row
       factory ``(cursor, tuple) -> row``.
     - ``mmap_size``, ``journal_size_limit``: bytes, see SQLite's PRAGMAs of those names.

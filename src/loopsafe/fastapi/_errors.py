@@ -9,7 +9,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 
-from loopsafe.errors import Busy, Closed, Overloaded, Timeout
+from loopsafe.errors import BusyError, ClosedError, DeadlineError, OverloadedError
 
 __all__ = ["ExceptionHandler", "exception_handlers", "install_exception_handlers"]
 
@@ -17,18 +17,18 @@ ExceptionHandler = Callable[[Request, Exception], Awaitable[Response]]
 
 # (status, error code, detail, whether a retry may work later)
 _ANSWERS: dict[type[Exception], tuple[int, str, str, bool]] = {
-    Overloaded: (503, "overloaded", "The database is overloaded; retry later.", True),
-    Busy: (503, "busy", "The database is busy with another write; retry later.", True),
-    Closed: (503, "closed", "The database is closed; the service is stopping.", True),
-    Timeout: (504, "timeout", "The database call took too long and was stopped.", False),
+    OverloadedError: (503, "overloaded", "The database is overloaded; retry later.", True),
+    BusyError: (503, "busy", "The database is busy with another write; retry later.", True),
+    ClosedError: (503, "closed", "The database is closed; the service is stopping.", True),
+    DeadlineError: (504, "timeout", "The database call took too long and was stopped.", False),
 }
 
 
 def exception_handlers(*, retry_after: int | None = 1) -> dict[type[Exception], ExceptionHandler]:
     """Handlers for ``FastAPI(exception_handlers=...)``.
 
-    ``Overloaded``, ``Busy`` and ``Closed`` answer 503 with ``Retry-After:
-    retry_after`` seconds (no header when ``None``); ``Timeout`` answers 504.
+    ``OverloadedError``, ``BusyError`` and ``ClosedError`` answer 503 with ``Retry-After:
+    retry_after`` seconds (no header when ``None``); ``DeadlineError`` answers 504.
     Bodies are small JSON objects, ``{"detail": ..., "error": "overloaded"}``,
     and never include SQL text or parameters.
     """
