@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from watch_stalls import Stalls
+
+from tests.watch.watch_stalls import Stalls
 
 
 @pytest.fixture(scope="session")

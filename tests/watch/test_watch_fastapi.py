@@ -12,10 +12,10 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
-from watch_stalls import LOOPS, Stalls, marker_lines, reports_after, run, settle
 
 from loopsafe.fastapi.watch import instrument
 from loopsafe.watch import LoopMonitor, StallKind, StallReport
+from tests.watch.watch_stalls import LOOPS, Stalls, marker_lines, reports_after, run, settle
 
 
 def make_app(stalls: Stalls, events: list[str]) -> tuple[FastAPI, LoopMonitor]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import gc
 
 from prometheus_client import CollectorRegistry, generate_latest
-from watch_stalls import Stalls, reports_after, run, settle
 
 from loopsafe.watch import LoopMonitor
+from tests.watch.watch_stalls import Stalls, reports_after, run, settle
 
 
 def test_lag_histogram_and_stall_counters(stalls: Stalls) -> None:

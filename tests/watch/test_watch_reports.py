@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 
 import pytest
-from watch_stalls import Stalls, marker_lines, reports_after, run, settle
 
 from loopsafe.watch import Frame, LoopMonitor, StackGroup, StallKind, StallReport, labelled
 from loopsafe.watch._ratelimit import RateLimiter
+from tests.watch.watch_stalls import Stalls, marker_lines, reports_after, run, settle
 
 
 class FakeClock:

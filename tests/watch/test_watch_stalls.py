@@ -7,9 +7,17 @@ import time
 from collections.abc import Callable
 
 import pytest
-from watch_stalls import LOOPS, Stalls, main_report, marker_lines, reports_after, run, settle
 
 from loopsafe.watch import LoopMonitor, StallKind, StallReport
+from tests.watch.watch_stalls import (
+    LOOPS,
+    Stalls,
+    main_report,
+    marker_lines,
+    reports_after,
+    run,
+    settle,
+)
 
 TRIALS = 5
 MAX_RETRIES = 2
