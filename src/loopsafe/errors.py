@@ -22,6 +22,8 @@ __all__ = [
     "ParameterError",
     "ReadOnlyError",
     "SQLError",
+    "SchemaVersionError",
+    "StoreError",
     "TransactionError",
 ]
 
@@ -111,3 +113,17 @@ class AbortedError(Error):
 
 class ClosedError(Error):
     """The Database is closed (or closing) and takes no more calls."""
+
+
+# -- stores ---------------------------------------------------------------------------------
+
+
+class StoreError(Error):
+    """A store (Cache, Flags, Queue) was used wrongly: not opened yet, bad arguments, ..."""
+
+
+class SchemaVersionError(StoreError):
+    """The store's file has a newer schema than this loopsafe knows; nothing was written.
+
+    Upgrade loopsafe, or open another file.
+    """
