@@ -1,4 +1,4 @@
-"""The command line of ``python -m loopsafe.bench http``."""
+"""The command line of ``python -m benchmarks.http``."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, cast, get_args
 
-from loopsafe.bench.http.app import ALL_MODES, Mode
-from loopsafe.bench.http.dataset import ROWS, Read
+from benchmarks.http.app import ALL_MODES, Mode
+from benchmarks.http.dataset import ROWS, Read
 
 __all__ = ["Settings", "parse_args"]
 
@@ -65,7 +65,7 @@ def _levels(text: str) -> tuple[float, ...]:
 def parse_args(argv: list[str]) -> Settings:
     """Parse the command line; ``--quick`` changes the defaults of the others."""
     p = argparse.ArgumentParser(
-        prog="python -m loopsafe.bench http",
+        prog="python -m benchmarks.http",
         description="Unrelated-route tail latency under SQLite load, five ways.",
     )
     p.add_argument("--quick", action="store_true", help="short run (about two minutes)")

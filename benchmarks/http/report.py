@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 import psutil
 
-from loopsafe.bench.http import _plots
+from benchmarks.http import _plots
 
 if TYPE_CHECKING:
-    from loopsafe.bench.http._settings import Settings
+    from benchmarks.http._settings import Settings
 
 __all__ = ["load", "markdown", "new_results", "targets", "write"]
 

@@ -29,7 +29,7 @@ import aiosqlite
 from fastapi import FastAPI
 
 import loopsafe
-from loopsafe.bench.http.dataset import WRITE_SQL, Read, key_for, lookup_param, measure, read_sql
+from benchmarks.http.dataset import WRITE_SQL, Read, key_for, lookup_param, measure, read_sql
 from loopsafe.fastapi import DatabaseDep, install_exception_handlers, lifespan
 
 __all__ = ["ALL_MODES", "MODES", "Mode", "ServerConfig", "create_app", "loopsafe_read_queue"]
