@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -292,7 +293,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(settings: Settings, workdir: Path, results: dict[str, Any]) -> int:
     base = workdir / "bench.db"
-    info = dataset.build(base, rows=settings.rows, seed=settings.seed)
+    info = dataset.build_for_scan(
+        base, rows=settings.rows, seed=settings.seed, scan_ms=settings.scan_ms
+    )
+    settings = replace(settings, rows=info.rows)  # the load generator's keys cover every row
     results["meta"]["dataset"] = {
         "rows": info.rows,
         "seed": info.seed,
