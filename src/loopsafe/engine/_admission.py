@@ -18,8 +18,8 @@ Why this and not the known designs as they are: CoDel and Facebook's variant jud
 a call has *already* queued, so the call they refuse has waited its budget first (a 503
 that takes 50 ms); Netflix's gradient limits move a concurrency limit by the ratio of
 round-trip times, which needs many samples per adjustment and drifts when every call is
-slow. Predicting the wait from the service time and the queue refuses at once, adapts
-after one finished call, and holds for a 10 µs read and a 50 ms scan alike. The stall term
+slow. Predicting the wait from the service time and the queue refuses at once, judges
+from the first measured call on, and holds for a 10 µs read and a 50 ms scan alike. The stall term
 is CoDel's lesson: when nothing finishes, the estimate is out of date, and the age of the
 queue is the better evidence.
 """
@@ -44,7 +44,8 @@ class Admission:
     Service time is measured without timing any thread: while ``n`` calls are in flight,
     ``min(n, threads)`` threads are busy, and the busy thread-seconds between two
     completions, divided by the calls that completed, is one sample of the time a call
-    takes (queueing excluded) — kept only if calls were queued throughout. A cold lane
+    takes (queueing excluded) — kept only if calls queued all through the interval, or
+    began to queue during it. A cold lane
     (no such sample yet) admits, and so does a lane with an idle thread, so a lane
     recovers as soon as load drops; nothing is kept per call.
     """
@@ -95,6 +96,8 @@ class Admission:
     def moved(self, before: int, after: int) -> None:
         """The count of calls in flight went from ``before`` to ``after``, none finished
         (a call entered, or a slot was handed back unused)."""
+        if before > self.threads and after >= self.threads:
+            return  # every thread stays busy behind an existing queue: nothing to account
         now = self._advance(before)
         if before <= self.threads < after:
             # Calls begin to queue: the stall clock starts, and the next completion's sample
