@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+import loopsafe.fastapi
+from benchmarks.http import app, dataset
 from benchmarks.http.harness import main as http_main
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -96,3 +98,26 @@ def test_replot_rewrites_the_report(results: Path) -> None:
     (results / "results.md").unlink()
     assert http_main(["--replot", "--out", str(results)]) == 0
     assert (results / "results.md").read_text().startswith("# loopsafe HTTP benchmark")
+
+
+def test_loopsafe_runs_untuned_and_the_tuned_variant_sizes_its_queue(tmp_path: Path) -> None:
+    db = tmp_path / "bench.db"
+    dataset.build(db, rows=2000)
+    plain = app.configure("loopsafe", "scan", str(db), 2000)
+    assert (plain.readers, plain.read_queue) == (0, 0)  # loopsafe.open(path), nothing else
+    tuned = app.configure("loopsafe-tuned", "scan", str(db), 2000)
+    assert tuned.readers >= 1
+    assert tuned.read_queue >= 1
+
+
+def test_door_mode_installs_the_named_middleware_or_says_it_is_missing(tmp_path: Path) -> None:
+    db = tmp_path / "bench.db"
+    dataset.build(db, rows=2000)
+    config = app.configure("loopsafe-door", "point", str(db), 2000)
+    middleware = getattr(loopsafe.fastapi, app.DOOR_SHEDDING, None)
+    if middleware is None:
+        with pytest.raises(RuntimeError, match=app.DOOR_SHEDDING):
+            app.create_app(config)
+    else:
+        served = app.create_app(config)
+        assert any(m.cls is middleware for m in served.user_middleware)
