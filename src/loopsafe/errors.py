@@ -96,7 +96,8 @@ class DiskFullError(Error):
 
 
 class OverloadedError(Error):
-    """The lane's queue is full: the call was refused at once, nothing ran.
+    """The lane refused the call at once, nothing ran: its queue is full, or a new call
+    could not start within its ``queue_budget``.
 
     Retry later (HTTP services answer 503 with ``Retry-After``), or pass
     ``wait=True`` to queue for a free slot up to the call's timeout.
