@@ -17,18 +17,24 @@ from loopsafe.errors import (
     DiskIOError,
     Error,
     IntegrityError,
+    InvalidKeyError,
     OverloadedError,
     ParameterError,
     ReadOnlyError,
+    SerializationError,
     SQLError,
     TransactionError,
+    ValueTooLargeError,
+    ValueTypeError,
 )
+from loopsafe.stores import Cache
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AbortedError",
     "BusyError",
+    "Cache",
     "CannotOpenError",
     "ClosedError",
     "CorruptError",
@@ -39,9 +45,13 @@ __all__ = [
     "Error",
     "ExecuteResult",
     "IntegrityError",
+    "InvalidKeyError",
     "OverloadedError",
     "ParameterError",
     "ReadOnlyError",
     "SQLError",
+    "SerializationError",
     "TransactionError",
+    "ValueTooLargeError",
+    "ValueTypeError",
 ]
