@@ -213,16 +213,19 @@ async def test_tags_invalidate_groups(cache: Cache) -> None:
 
 
 async def test_namespaces_share_a_file_but_not_keys(tmp_path: Path) -> None:
-    async with loopsafe.open(tmp_path / "c.db") as db:
-        async with Cache(db, namespace="a") as a, Cache(db, namespace="b") as b:
-            await a.set("k", "in a")
-            await b.set("k", "in b")
-            assert await a.get("k") == "in a"
-            assert await b.clear() == 1
-            assert await b.get("k") is None
-            assert await a.get("k") == "in a"
-            assert await b.clear(namespace="a") == 1
-            assert await a.get("k") is None
+    async with (
+        loopsafe.open(tmp_path / "c.db") as db,
+        Cache(db, namespace="a") as a,
+        Cache(db, namespace="b") as b,
+    ):
+        await a.set("k", "in a")
+        await b.set("k", "in b")
+        assert await a.get("k") == "in a"
+        assert await b.clear() == 1
+        assert await b.get("k") is None
+        assert await a.get("k") == "in a"
+        assert await b.clear(namespace="a") == 1
+        assert await a.get("k") is None
 
 
 async def test_a_shared_database_with_dict_rows_works(tmp_path: Path) -> None:
@@ -235,17 +238,18 @@ async def test_a_shared_database_with_dict_rows_works(tmp_path: Path) -> None:
 
 async def test_get_or_set_calls_the_factory_once_for_concurrent_callers(cache: Cache) -> None:
     calls = 0
-    release = asyncio.Event()
+    started, release = asyncio.Event(), asyncio.Event()
 
     async def factory() -> str:
         nonlocal calls
         calls += 1
+        started.set()
         await release.wait()
         return "made"
 
     callers = [asyncio.ensure_future(cache.get_or_set("k", factory, ttl=60)) for _ in range(20)]
-    while calls == 0:
-        await asyncio.sleep(0)
+    await started.wait()
+    await asyncio.sleep(0.01)  # let every caller reach the cache
     release.set()
     assert await asyncio.gather(*callers) == ["made"] * 20
     assert calls == 1
@@ -302,7 +306,8 @@ async def test_stale_values_are_served_while_one_caller_refreshes(
     assert await cache.get_or_set("k", factory, ttl=10, stale=20) == "v1"
     assert await cache.get_or_set("k", factory, ttl=10, stale=20) == "v1"
     await refreshed.wait()
-    while await cache.get("k") != "v2":
+    # The refresh runs in the background with no handle to await: look for its value.
+    while await cache.get("k") != "v2":  # noqa: ASYNC110
         await asyncio.sleep(0.001)
     assert cache.stats().stale_hits == 2
     clock.advance(31)  # past the hard TTL: the caller waits for a fresh value

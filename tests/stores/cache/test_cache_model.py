@@ -113,8 +113,8 @@ async def run(ops: list[tuple[Any, ...]], directory: str) -> None:
                     want = math.inf if expires is None else expires - clock.now
                     assert got == want, op
             elif name == "get_many":
-                want = {k: model.data[k][0] for k in op[1] if model.live(k)}
-                assert await cache.get_many(op[1]) == want, op
+                found = {k: model.data[k][0] for k in op[1] if model.live(k)}
+                assert await cache.get_many(op[1]) == found, op
             elif name == "set_many":
                 _, items, ttl = op
                 await cache.set_many(items, ttl=ttl)
