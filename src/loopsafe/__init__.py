@@ -16,6 +16,7 @@ from loopsafe.errors import (
     DiskFullError,
     DiskIOError,
     Error,
+    FlagValueError,
     IntegrityError,
     InvalidKeyError,
     OverloadedError,
@@ -27,7 +28,7 @@ from loopsafe.errors import (
     ValueTooLargeError,
     ValueTypeError,
 )
-from loopsafe.stores import Cache
+from loopsafe.stores import Cache, Flags
 
 __version__ = "0.1.0"
 
@@ -44,6 +45,8 @@ __all__ = [
     "DiskIOError",
     "Error",
     "ExecuteResult",
+    "FlagValueError",
+    "Flags",
     "IntegrityError",
     "InvalidKeyError",
     "OverloadedError",

@@ -17,6 +17,7 @@ __all__ = [
     "DiskFullError",
     "DiskIOError",
     "Error",
+    "FlagValueError",
     "IntegrityError",
     "InvalidKeyError",
     "OverloadedError",
@@ -161,3 +162,11 @@ class InvalidKeyError(StoreError, ValueError):
 class ValueTypeError(StoreError, TypeError):
     """The stored value has the wrong type for the operation (``incr`` on a non-integer);
     nothing was changed."""
+
+
+# -- stores: flags ---------------------------------------------------------------------------
+
+
+class FlagValueError(StoreError, ValueError):
+    """A flag change was refused: a bad name, a percentage outside 0-100, actors or groups
+    that are not strings. Nothing was changed."""
