@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+_GAUGE = {"metric": "gauge"}  # for loopsafe.stores.metrics; the rest are counters
 
 __all__ = ["CacheStats"]
 
@@ -23,5 +25,5 @@ class CacheStats:
     factory_calls: int
     expired: int
     evictions: int
-    entries: int
-    bytes: int
+    entries: int = field(metadata=_GAUGE)
+    bytes: int = field(metadata=_GAUGE)

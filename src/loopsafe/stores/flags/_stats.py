@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+_GAUGE = {"metric": "gauge"}  # for loopsafe.stores.metrics; the rest are counters
 
 __all__ = ["FlagsStats"]
 
@@ -17,5 +19,5 @@ class FlagsStats:
     changes: int
     refreshes: int
     reloads: int
-    flags: int
-    version: int
+    flags: int = field(metadata=_GAUGE)
+    version: int = field(metadata=_GAUGE)
