@@ -1,10 +1,13 @@
-"""Closed-loop drive: N tasks await one operation in a loop for a fixed time."""
+"""Closed-loop drive: N tasks await one operation in a loop for a fixed time; results out."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
 
 
 async def drive(op: Callable[[int], Awaitable[object]], tasks: int, seconds: float) -> float:
@@ -25,3 +28,11 @@ async def drive(op: Callable[[int], Awaitable[object]], tasks: int, seconds: flo
     stop = True
     await asyncio.gather(*workers)
     return sum(counts) / (time.perf_counter() - started)
+
+
+def write(out: Path, name: str, report: dict[str, Any], markdown: str) -> None:
+    """``{name}.json`` and ``{name}.md`` into ``out`` (after the measurements: a few
+    small blocking writes)."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out / f"{name}.md").write_text(markdown)

@@ -12,7 +12,6 @@ Writes ``cache.md`` and ``cache.json`` into ``results/stores/``.
 from __future__ import annotations
 
 import asyncio
-import json
 import platform
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -20,8 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import loopsafe
-
-from benchmarks.stores._drive import drive
+from benchmarks.stores._drive import drive, write
 
 RESULTS = Path("results/stores")
 KEYS = 1000
@@ -123,9 +121,7 @@ async def run(out: Path = RESULTS, *, seconds: float = 3.0) -> dict[str, Any]:
         "ops_per_s": results,
         "loopsafe_vs": ratios,
     }
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "cache.json").write_text(json.dumps(report, indent=2) + "\n")
-    (out / "cache.md").write_text(_markdown(report, cases))
+    write(out, "cache", report, _markdown(report, cases))
     return report
 
 
@@ -146,9 +142,7 @@ def _markdown(report: dict[str, Any], cases: list[str]) -> str:
             lines.append(f"| {name} |" + f" {result} |" * len(cases))
             continue
         ratio = report["loopsafe_vs"].get(name, {})
-        cells = [
-            f"{result[c]:,.0f}" + (f" ({ratio[c]:.1f}x)" if c in ratio else "") for c in cases
-        ]
+        cells = [f"{result[c]:,.0f}" + (f" ({ratio[c]:.1f}x)" if c in ratio else "") for c in cases]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

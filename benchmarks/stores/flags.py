@@ -11,7 +11,6 @@ Writes ``flags.md`` and ``flags.json`` into ``results/stores/``.
 from __future__ import annotations
 
 import asyncio
-import json
 import platform
 import tempfile
 import time
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import loopsafe
+from benchmarks.stores._drive import write
 
 RESULTS = Path("results/stores")
 CHECKS = 200_000
@@ -69,8 +69,6 @@ async def run(out: Path = RESULTS, *, checks: int = CHECKS) -> dict[str, Any]:
         "python": platform.python_version(),
         "ns_per_check": {"Flags.is_enabled": direct, "OpenFeature client": through},
     }
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "flags.json").write_text(json.dumps(report, indent=2) + "\n")
     lines = [
         "# Flags: one check",
         "",
@@ -82,7 +80,7 @@ async def run(out: Path = RESULTS, *, checks: int = CHECKS) -> dict[str, Any]:
     ]
     for name, ns in report["ns_per_check"].items():
         lines.append(f"| {name} | {ns / 1000:.2f} µs | {1e9 / ns:,.0f} |")
-    (out / "flags.md").write_text("\n".join(lines) + "\n")
+    write(out, "flags", report, "\n".join(lines) + "\n")
     return report
 
 
