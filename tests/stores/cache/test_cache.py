@@ -358,3 +358,22 @@ async def test_values_persist_across_opens(tmp_path: Path) -> None:
     async with Cache(f"sqlite:///{tmp_path}/c.db") as cache:
         assert await cache.get("k") == {"v": 1}
         assert cache.stats().entries == 1
+
+
+async def test_concurrent_gets_share_queries_and_each_gets_its_own_value(cache: Cache) -> None:
+    await cache.set_many({f"k{i}": i for i in range(50)})
+    keys = [f"k{i % 60}" for i in range(300)]  # some missing, many repeated
+    got = await asyncio.gather(*(cache.get(key, "none") for key in keys))
+    assert got == [i % 60 if i % 60 < 50 else "none" for i in range(300)]
+
+
+async def test_a_cancelled_get_leaves_the_others_in_its_batch(cache: Cache) -> None:
+    await cache.set_many({"a": 1, "b": 2, "c": 3})
+    calls = [asyncio.ensure_future(cache.get(key)) for key in "abcabc"]
+    await asyncio.sleep(0)
+    calls[4].cancel()
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    assert results[:4] == [1, 2, 3, 1]
+    assert isinstance(results[4], asyncio.CancelledError)
+    assert results[5] == 3
+    assert await cache.get("b") == 2

@@ -14,6 +14,7 @@ from typing import Any, ParamSpec, TypeVar
 from loopsafe.errors import Error, InvalidKeyError, ValueTooLargeError
 from loopsafe.stores._store import Store, StoreTarget
 from loopsafe.stores.cache._backend import CacheBackend, Entry, Maintenance
+from loopsafe.stores.cache._batch import ReadBatcher
 from loopsafe.stores.cache._cached import CachedFunction, make_cached
 from loopsafe.stores.cache._serializers import JSONSerializer, Serializer
 from loopsafe.stores.cache._sqlite import MIGRATIONS, Eviction, SQLiteCacheBackend
@@ -104,6 +105,7 @@ class Cache(Store):
         self._lock_poll = lock_poll
         self._sweep_interval = sweep_interval
         self._backend: CacheBackend | None = None
+        self._reads: ReadBatcher | None = None
         self._flights: dict[str, asyncio.Task[Any]] = {}
         self._sweeper: asyncio.Task[None] | None = None
         self._pass_runner: asyncio.Task[None] | None = None
@@ -125,7 +127,11 @@ class Cache(Store):
         :class:`~loopsafe.SerializationError` for a stored value this serializer can't read.
         """
         _check_key(key)
-        row = await self._b().get(self.namespace, key)
+        reads = self._reads
+        if reads is None:
+            self._b()  # raises: not open, or closed
+            raise AssertionError("unreachable")
+        row = await reads.get(key)
         if row is None or not row.fresh(self._clock()):
             self._counts["misses"] += 1
             return default
@@ -358,6 +364,12 @@ class Cache(Store):
         backend = SQLiteCacheBackend(self.database, self.eviction)
         self._entries, self._bytes = await backend.totals()
         self._backend = backend
+        ns = self.namespace
+        self._reads = ReadBatcher(
+            lambda key: backend.get(ns, key),
+            lambda keys: backend.get_many(ns, keys),
+            inflight=self.database.options.readers,
+        )
         self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever())
 
     async def _closing(self) -> None:
@@ -365,7 +377,7 @@ class Cache(Store):
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        self._backend = None
+        self._backend = self._reads = None
 
     def _b(self) -> CacheBackend:
         backend = self._backend

@@ -78,6 +78,10 @@ _GET = (
     "SELECT kind, value, expires_at, hard_expires_at FROM loopsafe_cache"
     " WHERE namespace = ? AND key = ?"
 )
+_GET_MANY = (
+    "SELECT key, kind, value, expires_at, hard_expires_at FROM loopsafe_cache"
+    " WHERE namespace = ? AND key IN (SELECT value FROM json_each(?))"
+)
 _INSERT = (
     "INSERT INTO loopsafe_cache"
     " (namespace, key, kind, value, size, seq, expires_at, hard_expires_at)"
@@ -157,19 +161,13 @@ class SQLiteCacheBackend:
         return _row(await self._db.fetchone(_GET, (namespace, key)))
 
     async def get_many(self, namespace: str, keys: Sequence[str]) -> dict[str, Row]:
+        # One statement text for any number of keys (they travel as one JSON array), so
+        # it is prepared once and needs no parameter per key.
+        rows = await self._db.fetchall(_GET_MANY, (namespace, json.dumps(list(keys))))
         found: dict[str, Row] = {}
-        # SQLite caps the number of parameters per statement: ask in chunks.
-        for start in range(0, len(keys), 500):
-            chunk = list(dict.fromkeys(keys[start : start + 500]))
-            marks = ", ".join("?" * len(chunk))
-            rows = await self._db.fetchall(
-                "SELECT key, kind, value, expires_at, hard_expires_at FROM loopsafe_cache"
-                f" WHERE namespace = ? AND key IN ({marks})",
-                (namespace, *chunk),
-            )
-            for raw in rows:
-                key, kind, data, expires_at, hard = as_tuple(raw)
-                found[key] = Row(kind, data, expires_at, hard)
+        for raw in rows:
+            key, kind, data, expires_at, hard = as_tuple(raw)
+            found[key] = Row(kind, data, expires_at, hard)
         return found
 
     async def set(self, namespace: str, entry: Entry, tags: Sequence[str]) -> None:
