@@ -1,7 +1,8 @@
 """What Flags need from storage: the backend interface.
 
-A PostgreSQL backend implements these; it may also push changes (LISTEN/NOTIFY) instead
-of being polled through :meth:`FlagsBackend.version`.
+A PostgreSQL backend implements these, and can make :meth:`FlagsBackend.wait` return
+as soon as another process changes a flag (LISTEN/NOTIFY); SQLite's just waits out the
+interval, so snapshots there are refreshed by polling :meth:`FlagsBackend.version`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,11 @@ __all__ = ["FlagsBackend"]
 class FlagsBackend(Protocol):
     async def version(self) -> int:
         """A number that changes whenever any flag changes (cheap: polled for refreshes)."""
+        ...
+
+    async def wait(self, version: int, timeout: float) -> None:
+        """Return once the version may have moved past ``version``, or after ``timeout``
+        seconds at the latest."""
         ...
 
     async def load(self) -> tuple[int, dict[str, Flag]]:

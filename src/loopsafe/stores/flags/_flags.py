@@ -210,8 +210,8 @@ class Flags(Store):
 
     async def _refresh_forever(self) -> None:
         while True:
-            await asyncio.sleep(self.refresh_interval)
             try:
+                await self._b().wait(self._version, self.refresh_interval)
                 await self.refresh()
             except Error as exc:
                 # The last snapshot keeps answering checks; the next poll tries again.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Callable
 
@@ -58,6 +59,10 @@ class SQLiteFlagsBackend:
 
     async def version(self) -> int:
         return int(as_tuple(await self._db.fetchone(_VERSION))[0])
+
+    async def wait(self, version: int, timeout: float) -> None:
+        # No change notifications between SQLite processes: the caller polls version().
+        await asyncio.sleep(timeout)
 
     async def load(self) -> tuple[int, dict[str, Flag]]:
         def run(conn: sqlite3.Connection) -> tuple[int, dict[str, Flag]]:
