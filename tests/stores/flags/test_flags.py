@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import sys
 import zlib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -179,3 +181,23 @@ async def test_flags_share_a_database_with_a_cache(tmp_path: Path) -> None:
         await cache.set("k", 1)
         assert flags.is_enabled("f")
         assert await cache.get("k") == 1
+
+
+SETTER = """
+import asyncio, sys, loopsafe
+async def main(path):
+    async with loopsafe.Flags(path) as flags:
+        await flags.set("from-child", actors=["u1"], by="child")
+asyncio.run(main(sys.argv[1]))
+"""
+
+
+async def test_a_change_in_another_process_is_seen_after_a_refresh(tmp_path: Path) -> None:
+    path = tmp_path / "f.db"
+    async with Flags(path, refresh_interval=3600) as flags:
+        child = await asyncio.create_subprocess_exec(sys.executable, "-c", SETTER, str(path))
+        assert await child.wait() == 0
+        assert not flags.is_enabled("from-child", "u1")
+        assert await flags.refresh()
+        assert flags.is_enabled("from-child", "u1")
+        assert [e.by for e in await flags.audit("from-child")] == ["child"]

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 __all__ = ["CacheBackend", "Entry", "Maintenance", "Row"]
 
 
-@dataclass(frozen=True, slots=True)
-class Row:
+class Row(NamedTuple):
     """A stored value as read back. ``expires_at`` ends its freshness; until
-    ``hard_expires_at`` it may still be served stale (``None``: never)."""
+    ``hard_expires_at`` it may still be served stale (``None``: never).
+
+    A named tuple, not a dataclass: one is built per key read, on the hot path."""
 
     kind: int
     data: bytes

@@ -166,8 +166,8 @@ class SQLiteCacheBackend:
         rows = await self._db.fetchall(_GET_MANY, (namespace, json.dumps(list(keys))))
         found: dict[str, Row] = {}
         for raw in rows:
-            key, kind, data, expires_at, hard = as_tuple(raw)
-            found[key] = Row(kind, data, expires_at, hard)
+            row = as_tuple(raw)
+            found[row[0]] = Row._make(row[1:])
         return found
 
     async def set(self, namespace: str, entry: Entry, tags: Sequence[str]) -> None:
