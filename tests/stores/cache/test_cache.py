@@ -377,3 +377,57 @@ async def test_a_cancelled_get_leaves_the_others_in_its_batch(cache: Cache) -> N
     assert isinstance(results[4], asyncio.CancelledError)
     assert results[5] == 3
     assert await cache.get("b") == 2
+
+
+LOCK = "INSERT INTO loopsafe_cache_locks (namespace, key, owner, expires_at) VALUES (?, ?, ?, ?)"
+
+
+async def test_a_fill_locked_by_another_process_is_waited_for_then_taken_over(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    path = tmp_path / "c.db"
+    calls = 0
+
+    async def factory() -> str:
+        nonlocal calls
+        calls += 1
+        return "mine"
+
+    async with Cache(path, clock=clock, lock_poll=0.001) as cache, Cache(path) as other:
+        # "other" holds k's fill lock: the caller waits for its value instead of filling.
+        await other.database.execute(LOCK, ("default", "k", "other", clock.now + 10))
+        waiter = asyncio.ensure_future(cache.get_or_set("k", factory))
+        await asyncio.sleep(0.02)
+        assert not waiter.done()
+        await other.set("k", "theirs")
+        assert await waiter == "theirs"
+        assert calls == 0
+        # A lock whose holder went away lapses: then the caller fills it.
+        await other.database.execute(LOCK, ("default", "j", "other", clock.now + 5))
+        waiter = asyncio.ensure_future(cache.get_or_set("j", factory))
+        await asyncio.sleep(0.02)
+        assert not waiter.done()
+        clock.advance(5)
+        assert await waiter == "mine"
+        assert calls == 1
+
+
+async def test_a_stale_value_refreshed_elsewhere_is_left_to_that_process(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    path = tmp_path / "c.db"
+
+    async def factory() -> str:
+        raise AssertionError("another process is refreshing this key")
+
+    async with Cache(path, clock=clock, lock_poll=0.001) as cache, Cache(path) as other:
+        await cache.set("s", "old", ttl=1, stale=100)
+        clock.advance(2)
+        await other.database.execute(LOCK, ("default", "s", "other", clock.now + 500))
+        assert await cache.get_or_set("s", factory, ttl=1, stale=100) == "old"
+        clock.advance(200)  # past the hard TTL: now a caller must wait for the other's value
+        waiter = asyncio.ensure_future(cache.get_or_set("s", factory, ttl=1, stale=100))
+        await asyncio.sleep(0.02)
+        assert not waiter.done()
+        await other.set("s", "new")
+        assert await waiter == "new"

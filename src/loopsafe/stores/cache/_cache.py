@@ -27,6 +27,8 @@ T = TypeVar("T")
 
 log = logging.getLogger("loopsafe.cache")
 
+_GAVE_UP: Any = object()  # a background refresh that found another process filling
+
 MAINTAIN_EVERY = 64  # writes between background maintenance passes
 SWEEP_BATCH = 256  # expired rows removed per pass
 
@@ -308,7 +310,11 @@ class Cache(Store):
                 self._flight(key, factory, ttl, stale, tags, wait=False)
                 return self._serializer.loads(row.kind, row.data)
         self._counts["misses"] += 1
-        return await asyncio.shield(self._flight(key, factory, ttl, stale, tags, wait=True))
+        while True:
+            value = await asyncio.shield(self._flight(key, factory, ttl, stale, tags, wait=True))
+            if value is not _GAVE_UP:
+                return value
+            # We joined a background refresh that left the fill to another process.
 
     def cached(
         self,
@@ -516,7 +522,7 @@ class Cache(Store):
                     with contextlib.suppress(Error):
                         await backend.unlock(self.namespace, key, owner)
             if not wait:
-                return None  # another process is refreshing it
+                return _GAVE_UP  # another process is refreshing it
             # Another process is filling it: look for its value until its lock lapses.
             await asyncio.sleep(self._lock_poll)
             row = await backend.get(self.namespace, key)
