@@ -431,3 +431,19 @@ async def test_a_stale_value_refreshed_elsewhere_is_left_to_that_process(
         assert not waiter.done()
         await other.set("s", "new")
         assert await waiter == "new"
+
+
+async def test_closing_during_a_fill_gives_its_callers_closed_error(tmp_path: Path) -> None:
+    started = asyncio.Event()
+
+    async def factory() -> str:
+        started.set()
+        await asyncio.Event().wait()  # never finishes by itself
+        return "never"
+
+    cache = await Cache(tmp_path / "c.db").open()
+    caller = asyncio.ensure_future(cache.get_or_set("k", factory))
+    await started.wait()
+    await cache.close()
+    with pytest.raises(loopsafe.ClosedError, match="closed"):
+        await caller

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, ParamSpec, TypeVar
 
-from loopsafe.errors import Error, InvalidKeyError, ValueTooLargeError
+from loopsafe.errors import ClosedError, Error, InvalidKeyError, ValueTooLargeError
 from loopsafe.stores._store import Store, StoreTarget
 from loopsafe.stores.cache._backend import CacheBackend, Entry, Maintenance
 from loopsafe.stores.cache._batch import ReadBatcher
@@ -294,7 +294,8 @@ class Cache(Store):
 
         The factory's exception reaches every caller sharing its call; nothing is stored.
         A cancelled caller stops waiting, but the shared call goes on for the others and its
-        value is stored. Closing the cache cancels fills in progress.
+        value is stored. Closing the cache cancels fills in progress; their callers get
+        :class:`~loopsafe.ClosedError`.
         """
         _check_key(key)
         _check_ttl(ttl, stale)
@@ -311,7 +312,15 @@ class Cache(Store):
                 return self._serializer.loads(row.kind, row.data)
         self._counts["misses"] += 1
         while True:
-            value = await asyncio.shield(self._flight(key, factory, ttl, stale, tags, wait=True))
+            flight = self._flight(key, factory, ttl, stale, tags, wait=True)
+            try:
+                value = await asyncio.shield(flight)
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if flight.cancelled() and task is not None and not task.cancelling():
+                    # The fill was cancelled by close(), not this caller.
+                    raise ClosedError("the cache closed while this key was being filled") from None
+                raise
             if value is not _GAVE_UP:
                 return value
             # We joined a background refresh that left the fill to another process.
