@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import loopsafe
-from loopsafe import Cache
+from loopsafe import Cache, Flags
 from loopsafe.errors import StoreError
 from loopsafe.stores.cache import PickleSerializer
 
@@ -447,3 +447,23 @@ async def test_closing_during_a_fill_gives_its_callers_closed_error(tmp_path: Pa
     await cache.close()
     with pytest.raises(loopsafe.ClosedError, match="closed"):
         await caller
+
+
+async def test_a_read_only_file_serves_reads_and_refuses_writes(tmp_path: Path) -> None:
+    path = tmp_path / "c.db"
+    async with Cache(path) as cache:
+        await cache.set("k", "v")
+    async with Cache(path, open_options={"readonly": True}) as cache:
+        assert await cache.get("k") == "v"
+        with pytest.raises(loopsafe.ReadOnlyError):
+            await cache.set("k", "w")
+        assert await cache.get("k") == "v"
+
+
+async def test_a_file_that_is_not_sqlite_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "c.db"
+    path.write_bytes(b"not a database at all" * 200)
+    with pytest.raises(loopsafe.CorruptError):
+        await Cache(path).open()
+    with pytest.raises(loopsafe.CorruptError):
+        await Flags(path).open()

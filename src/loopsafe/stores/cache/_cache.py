@@ -37,7 +37,8 @@ class Cache(Store):
     """A cache in a SQLite file, shared by every process that opens it.
 
     ``Cache("var/cache.db")`` (or a ``sqlite:///`` URL, or an open Database to share its
-    file), then ``async with cache:`` or ``await cache.open()``.
+    file), then ``async with cache:`` or ``await cache.open()``. Gets that arrive while
+    another is on its way to the file go together in one query.
 
     - ``namespace``: the key space of this object's calls (another namespace on the same
       file: another ``Cache`` on the same Database, or ``clear(namespace=...)``).
