@@ -272,13 +272,15 @@ async def test_a_factory_error_reaches_every_caller_and_stores_nothing(cache: Ca
 
 
 async def test_a_cancelled_caller_does_not_cancel_the_shared_fill(cache: Cache) -> None:
-    release = asyncio.Event()
+    started, release = asyncio.Event(), asyncio.Event()
 
     async def factory() -> str:
+        started.set()
         await release.wait()
         return "v"
 
     first = asyncio.ensure_future(cache.get_or_set("k", factory))
+    await started.wait()  # first's fill is running
     second = asyncio.ensure_future(cache.get_or_set("k", factory))
     await asyncio.sleep(0.01)
     first.cancel()
@@ -291,24 +293,26 @@ async def test_a_cancelled_caller_does_not_cancel_the_shared_fill(cache: Cache) 
 async def test_stale_values_are_served_while_one_caller_refreshes(
     cache: Cache, clock: FakeClock
 ) -> None:
-    versions = iter(["v1", "v2", "v3"])
-    refreshed = asyncio.Event()
+    calls = 0
+    release = asyncio.Event()
 
     async def factory() -> str:
-        value = next(versions)
-        if value == "v2":
-            refreshed.set()
-        return value
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            await release.wait()  # the refresh takes a while
+        return f"v{calls}"
 
     assert await cache.get_or_set("k", factory, ttl=10, stale=20) == "v1"
     clock.advance(15)  # stale, within the hard TTL
     assert await cache.get("k") is None  # get() never serves stale
     assert await cache.get_or_set("k", factory, ttl=10, stale=20) == "v1"
     assert await cache.get_or_set("k", factory, ttl=10, stale=20) == "v1"
-    await refreshed.wait()
+    release.set()
     # The refresh runs in the background with no handle to await: look for its value.
     while await cache.get("k") != "v2":  # noqa: ASYNC110
         await asyncio.sleep(0.001)
+    assert calls == 2  # one refresh for both stale callers
     assert cache.stats().stale_hits == 2
     clock.advance(31)  # past the hard TTL: the caller waits for a fresh value
     assert await cache.get_or_set("k", factory, ttl=10, stale=20) == "v3"
