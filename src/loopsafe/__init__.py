@@ -16,19 +16,26 @@ from loopsafe.errors import (
     DiskFullError,
     DiskIOError,
     Error,
+    FlagValueError,
     IntegrityError,
+    InvalidKeyError,
     OverloadedError,
     ParameterError,
     ReadOnlyError,
+    SerializationError,
     SQLError,
     TransactionError,
+    ValueTooLargeError,
+    ValueTypeError,
 )
+from loopsafe.stores import Cache, Flags
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AbortedError",
     "BusyError",
+    "Cache",
     "CannotOpenError",
     "ClosedError",
     "CorruptError",
@@ -38,10 +45,16 @@ __all__ = [
     "DiskIOError",
     "Error",
     "ExecuteResult",
+    "FlagValueError",
+    "Flags",
     "IntegrityError",
+    "InvalidKeyError",
     "OverloadedError",
     "ParameterError",
     "ReadOnlyError",
     "SQLError",
+    "SerializationError",
     "TransactionError",
+    "ValueTooLargeError",
+    "ValueTypeError",
 ]

@@ -17,14 +17,19 @@ __all__ = [
     "DiskFullError",
     "DiskIOError",
     "Error",
+    "FlagValueError",
     "IntegrityError",
+    "InvalidKeyError",
     "OverloadedError",
     "ParameterError",
     "ReadOnlyError",
     "SQLError",
     "SchemaVersionError",
+    "SerializationError",
     "StoreError",
     "TransactionError",
+    "ValueTooLargeError",
+    "ValueTypeError",
 ]
 
 
@@ -128,3 +133,41 @@ class SchemaVersionError(StoreError):
 
     Upgrade loopsafe, or open another file.
     """
+
+
+# -- stores: cache ---------------------------------------------------------------------------
+
+
+class ValueTooLargeError(StoreError, ValueError):
+    """A cache value is larger than the cache's ``max_value_size``; nothing was written and
+    the key's previous value (if any) is still in place.
+
+    Store smaller values, or open the cache with a larger ``max_value_size``.
+    """
+
+
+class SerializationError(StoreError, ValueError):
+    """A value could not be serialized for the cache (or a stored value decoded); nothing
+    was written.
+
+    The default serializer takes ``bytes``, ``str`` and JSON values. Pass another
+    ``serializer=`` for other types (``PickleSerializer`` only for data you trust).
+    """
+
+
+class InvalidKeyError(StoreError, ValueError):
+    """A cache key is not a non-empty ``str`` (or a ``cached`` function's arguments can't
+    form one: pass ``key=`` to the decorator)."""
+
+
+class ValueTypeError(StoreError, TypeError):
+    """The stored value has the wrong type for the operation (``incr`` on a non-integer);
+    nothing was changed."""
+
+
+# -- stores: flags ---------------------------------------------------------------------------
+
+
+class FlagValueError(StoreError, ValueError):
+    """A flag change was refused: a bad name, a percentage outside 0-100, actors or groups
+    that are not strings. Nothing was changed."""
