@@ -22,7 +22,7 @@ async def main(out: Path, seconds: float) -> None:
     await flags.run(out)
     names = ["cache", "flags"]
     if importlib.util.find_spec("benchmarks.stores.queue") is not None:
-        from benchmarks.stores import queue  # written alongside; absent on some branches
+        queue = importlib.import_module("benchmarks.stores.queue")
 
         print("queue ...", flush=True)
         await queue.run(out)

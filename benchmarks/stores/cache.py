@@ -94,8 +94,8 @@ async def _ceiling(seconds: float) -> dict[str, float]:
     loop = asyncio.get_running_loop()
 
     async def round_trip(i: int) -> object:
-        fut: asyncio.Future[None] = loop.create_future()
-        loop.call_soon(fut.set_result, None)
+        fut: asyncio.Future[int] = loop.create_future()
+        loop.call_soon(fut.set_result, i)
         return await fut
 
     return {f"get@{t}": await drive(round_trip, t, seconds) for t in TASKS}
