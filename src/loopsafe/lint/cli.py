@@ -6,10 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from loopsafe.watch.lint._config import Config, ConfigError, find_config
-from loopsafe.watch.lint._output import render_error, render_json, render_text
-from loopsafe.watch.lint.api import DEFAULT_MAX_DEPTH, check_paths
-from loopsafe.watch.lint.rules import CODES, RULES
+from loopsafe.lint._config import Config, ConfigError, find_config
+from loopsafe.lint._output import render_error, render_json, render_text
+from loopsafe.lint.api import DEFAULT_MAX_DEPTH, check_paths
+from loopsafe.lint.rules import CODES, RULES
 
 EXIT_CLEAN = 0
 EXIT_FINDINGS = 1

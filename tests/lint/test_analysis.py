@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from loopsafe.watch.lint import lint_paths
-from loopsafe.watch.lint._imports import (
+from loopsafe.lint import lint_paths
+from loopsafe.lint._imports import (
     import_bindings,
     module_imports,
     module_name,
     package_root,
     resolve_relative,
 )
-from loopsafe.watch.lint._noqa import is_suppressed, parse_noqa
+from loopsafe.lint._noqa import is_suppressed, parse_noqa
 
 from ._project import line_of, write_project
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from loopsafe.cli import main as loopsafe_main
-from loopsafe.watch.lint.cli import main
-from loopsafe.watch.lint.rules import RULES
+from loopsafe.lint.cli import main
+from loopsafe.lint.rules import RULES
 
 from ._project import line_of, write_project
 

@@ -13,10 +13,10 @@ from collections import Counter
 from functools import cache
 from pathlib import Path
 
-from loopsafe.watch.lint import Finding, lint_paths
-from loopsafe.watch.lint.rules import RULES
+from loopsafe.lint import Finding, lint_paths
+from loopsafe.lint.rules import RULES
 
-CORPUS = Path(__file__).resolve().parents[1] / "lint_corpus"
+CORPUS = Path(__file__).resolve().parent / "corpus"
 MARKER = re.compile(r"#\s*expect:\s*(?P<codes>(?:LS\d{3}(?:\(\d+\))?\s*)+)")
 CODE = re.compile(r"(?P<code>LS\d{3})(?:\((?P<depth>\d+)\))?")
 

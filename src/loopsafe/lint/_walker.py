@@ -10,10 +10,10 @@ import ast
 import builtins
 from typing import TYPE_CHECKING
 
-from loopsafe.watch.lint import _catalog as catalog
-from loopsafe.watch.lint._imports import import_bindings
-from loopsafe.watch.lint._index import ClassInfo, FunctionInfo, FunctionNode, ModuleInfo
-from loopsafe.watch.lint._values import (
+from loopsafe.lint import _catalog as catalog
+from loopsafe.lint._imports import import_bindings
+from loopsafe.lint._index import ClassInfo, FunctionInfo, FunctionNode, ModuleInfo
+from loopsafe.lint._values import (
     BoundMethod,
     Event,
     Facts,
@@ -23,10 +23,10 @@ from loopsafe.watch.lint._values import (
     Ref,
     Value,
 )
-from loopsafe.watch.lint.rules import Category
+from loopsafe.lint.rules import Category
 
 if TYPE_CHECKING:
-    from loopsafe.watch.lint._analyze import Analyzer
+    from loopsafe.lint._analyze import Analyzer
 
 BUILTIN_NAMES = frozenset(dir(builtins))
 CONTEXT_MANAGER = "contextlib.contextmanager"

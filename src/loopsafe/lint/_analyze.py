@@ -5,15 +5,15 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from loopsafe.watch.lint._index import (
+from loopsafe.lint._index import (
     ClassInfo,
     FunctionInfo,
     GlobalSymbol,
     ModuleInfo,
     ProjectIndex,
 )
-from loopsafe.watch.lint._values import Facts, FunctionValue, Ref, Value
-from loopsafe.watch.lint._walker import BUILTIN_NAMES, Walker
+from loopsafe.lint._values import Facts, FunctionValue, Ref, Value
+from loopsafe.lint._walker import BUILTIN_NAMES, Walker
 
 _NO_FACTS = Facts([], None, [], {})
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from loopsafe.watch.lint._index import FunctionInfo
-from loopsafe.watch.lint._values import Event, Facts
-from loopsafe.watch.lint.findings import Hop
-from loopsafe.watch.lint.rules import Category
+from loopsafe.lint._index import FunctionInfo
+from loopsafe.lint._values import Event, Facts
+from loopsafe.lint.findings import Hop
+from loopsafe.lint.rules import Category
 
 Chain = tuple[Hop, ...]
 Summary = dict[Category, Chain]

@@ -6,7 +6,7 @@ Types are named by the string of their qualified class name (``sqlite3.Connectio
 
 from __future__ import annotations
 
-from loopsafe.watch.lint.rules import Category
+from loopsafe.lint.rules import Category
 
 CONNECTION = "sqlite3.Connection"
 CURSOR = "sqlite3.Cursor"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from loopsafe.watch.lint._index import FunctionInfo
-from loopsafe.watch.lint.rules import Category
+from loopsafe.lint._index import FunctionInfo
+from loopsafe.lint.rules import Category
 
 
 @dataclass(frozen=True)

@@ -6,13 +6,13 @@ import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from loopsafe.watch.lint._analyze import Analyzer
-from loopsafe.watch.lint._callgraph import Summary, summarize
-from loopsafe.watch.lint._index import FunctionInfo, ProjectIndex
-from loopsafe.watch.lint._noqa import Suppressions, is_suppressed, parse_noqa
-from loopsafe.watch.lint._values import Event
-from loopsafe.watch.lint.findings import Finding, Hop, ParseError, Report
-from loopsafe.watch.lint.rules import code_matches, rule_for
+from loopsafe.lint._analyze import Analyzer
+from loopsafe.lint._callgraph import Summary, summarize
+from loopsafe.lint._index import FunctionInfo, ProjectIndex
+from loopsafe.lint._noqa import Suppressions, is_suppressed, parse_noqa
+from loopsafe.lint._values import Event
+from loopsafe.lint.findings import Finding, Hop, ParseError, Report
+from loopsafe.lint.rules import code_matches, rule_for
 
 DEFAULT_MAX_DEPTH = 6
 """Most functions followed between an async def and the blocking call (the async def

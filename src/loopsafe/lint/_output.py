@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from loopsafe.watch.lint.findings import Finding, ParseError
+from loopsafe.lint.findings import Finding, ParseError
 
 
 def render_text(findings: list[Finding]) -> str:

@@ -1,13 +1,13 @@
 """``loopsafe lint``: find blocking calls inside ``async def``, also through helpers.
 
->>> from loopsafe.watch.lint import lint_paths
+>>> from loopsafe.lint import lint_paths
 >>> for finding in lint_paths(["src/"]):  # doctest: +SKIP
 ...     print(finding.path, finding.line, finding.code, finding.message)
 """
 
-from loopsafe.watch.lint.api import DEFAULT_MAX_DEPTH, check_paths, lint_paths
-from loopsafe.watch.lint.findings import Finding, Hop, ParseError, Report
-from loopsafe.watch.lint.rules import RULES, Category, Rule
+from loopsafe.lint.api import DEFAULT_MAX_DEPTH, check_paths, lint_paths
+from loopsafe.lint.findings import Finding, Hop, ParseError, Report
+from loopsafe.lint.rules import RULES, Category, Rule
 
 __all__ = [
     "DEFAULT_MAX_DEPTH",
