@@ -37,7 +37,9 @@ def summarize(
         summary: Summary = {}
         for event in facts(function).events:
             category = event.category
-            if category is not None and category not in summary and not allowed(event.name):
+            if category is None or event.handed:  # a handed callable runs in a thread
+                continue
+            if category not in summary and not allowed(event.name):
                 summary[category] = (hop(function, event), Hop(event.name))
         summaries[function] = summary
     for _ in range(max_depth - 1):

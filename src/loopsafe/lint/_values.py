@@ -49,10 +49,12 @@ Value = Instance | Ref | BoundMethod | FunctionValue | Managed
 
 @dataclass(frozen=True)
 class Event:
-    """Something a function body does at ``line:col`` that may block.
+    """Something a function body does at ``line:col`` that a rule may be about.
 
-    Either a blocking library call (``category`` and ``name`` set) or a call to a project
-    function (``callee`` set) whose own body decides.
+    One of: a library call a rule names (``category`` and ``name`` set); a call to a
+    project function (``callee`` set) whose own body decides; a project function handed
+    to a worker thread (``entry`` set: its body runs off the loop); or a library callable
+    handed to a worker thread (``handed`` names it, ``category`` says what it is).
     """
 
     line: int
@@ -60,6 +62,8 @@ class Event:
     category: Category | None = None
     name: str = ""
     callee: FunctionInfo | None = None
+    entry: FunctionInfo | None = None
+    handed: bool = False
 
 
 @dataclass

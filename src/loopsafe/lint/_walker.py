@@ -1,7 +1,8 @@
 """One walk over a function body: local types, blocking calls, calls into the project.
 
 The walk is linear and flow-insensitive within a body (the last assignment wins), and it
-never enters ``lambda`` bodies or nested ``def`` bodies: those run later, if at all.
+never enters ``lambda`` bodies or nested ``def`` bodies: those run later, if at all, and
+are walked as functions of their own.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING
 from loopsafe.lint import _catalog as catalog
 from loopsafe.lint._imports import import_bindings
 from loopsafe.lint._index import ClassInfo, FunctionInfo, FunctionNode, ModuleInfo
+from loopsafe.lint._threads import decided_calls, lambda_function
 from loopsafe.lint._values import (
     BoundMethod,
     Event,
@@ -79,6 +81,7 @@ class Walker:
         self.self_attrs: dict[str, Value] = {}
         self.self_name: str | None = None
         self._awaited: set[int] = set()
+        self._decided: set[int] = set()
 
     # -- entry points -------------------------------------------------------------------
 
@@ -122,7 +125,9 @@ class Walker:
 
     def block(self, body: list[ast.stmt]) -> None:
         """Walk statements in order."""
-        for statement in body:
+        for position, statement in enumerate(body):
+            if isinstance(statement, ast.If):
+                self._decided |= decided_calls(statement, body[position + 1 :])
             self.statement(statement)
 
     def statement(self, node: ast.stmt) -> None:
@@ -164,7 +169,10 @@ class Walker:
             entered: Value | None = None
             if isinstance(value, Managed):
                 entered = value.inner
-            elif not is_async and isinstance(value, Instance):
+            elif is_async and isinstance(value, Instance):
+                if value.type in catalog.ASYNC_WITH_ENTERS:
+                    entered = value
+            elif isinstance(value, Instance):
                 entered = value
                 category = catalog.WITH_EXIT_BLOCKS.get(value.type)
                 if category is not None:
@@ -265,7 +273,7 @@ class Walker:
             self._comprehension(node)
             return None
         if isinstance(node, ast.Lambda):
-            return None
+            return self._lambda(node)
         for child in ast.iter_child_nodes(node):
             if isinstance(child, ast.expr):
                 self.expr(child)
@@ -321,28 +329,71 @@ class Walker:
         """Walk a call: the callee, then the arguments; record what may block."""
         callee = self.expr(node.func)
         arguments = [self.expr(argument) for argument in node.args]
+        keywords = {
+            keyword.arg: self.expr(keyword.value) for keyword in node.keywords if keyword.arg
+        }
         for keyword in node.keywords:
-            self.expr(keyword.value)
+            if keyword.arg is None:
+                self.expr(keyword.value)
         if isinstance(callee, FunctionValue):
             self.call_event(node, callee.function)
+            slot = self._project_thread_method(callee.function)
+            if slot is not None:
+                self.hand_off(node, _argument(slot, arguments, keywords))
             return self.analyzer.returns(callee.function, early=self.early)
         if isinstance(callee, Ref):
-            return self._call_named(node, callee.name, arguments)
+            return self._call_named(node, callee.name, arguments, keywords)
         if isinstance(callee, BoundMethod):
             category = catalog.BLOCKING_METHODS.get((callee.type, callee.name))
             if category is not None:
                 self.blocking(node, category, f"{callee.type}.{callee.name}")
+            slot = catalog.THREAD_METHODS.get((callee.type, callee.name))
+            if slot is not None:
+                handed = _argument(slot, arguments, keywords)
+                self.hand_off(node, handed)
+                if callee.name == "run_in_executor":
+                    return self.result_of(handed)
             returned = catalog.METHOD_RETURNS.get((callee.type, callee.name))
             return Instance(returned) if returned else None
         if isinstance(callee, Instance):
             owner = self._project_class(callee.type)
             return self._dunder(node, owner, "__call__") if owner else None
         func = node.func
-        if isinstance(func, ast.Attribute) and func.attr == "run_in_executor":
-            return self.result_of(arguments[1]) if len(arguments) > 1 else None
+        if isinstance(func, ast.Attribute) and func.attr in catalog.THREAD_METHOD_NAMES:
+            handed = _argument(catalog.THREAD_METHOD_NAMES[func.attr], arguments, keywords)
+            self.hand_off(node, handed)
+            return self.result_of(handed)
         return None
 
-    def _call_named(self, node: ast.Call, name: str, arguments: list[Value | None]) -> Value | None:
+    def _lambda(self, node: ast.Lambda) -> Value | None:
+        for default in [*node.args.defaults, *node.args.kw_defaults]:
+            if default is not None:
+                self.expr(default)
+        if self.function is None or self.early:
+            return None
+        info = lambda_function(node, self.function)
+        self.analyzer.set_closure(info, dict(self.env))
+        self.nested.append(info)
+        return FunctionValue(info)
+
+    def _project_thread_method(self, method: FunctionInfo) -> catalog.ArgumentSlot | None:
+        """The slot of the callable when ``method`` is ``loopsafe.Database.read``/``write``
+        linted as project code (loopsafe itself)."""
+        owner = method.owner
+        if owner is None:
+            return None
+        for (type_name, name), slot in catalog.THREAD_METHODS.items():
+            if name == method.node.name and owner is self._project_class(type_name):
+                return slot
+        return None
+
+    def _call_named(
+        self,
+        node: ast.Call,
+        name: str,
+        arguments: list[Value | None],
+        keywords: dict[str, Value | None],
+    ) -> Value | None:
         owner = self._project_class(name)
         if owner is not None:
             self._dunder(node, owner, "__init__")
@@ -353,8 +404,9 @@ class Walker:
         if name in CONSUMERS and arguments:
             self.iterate(arguments[0], node, is_async=False)
         if name in catalog.THREAD_RUNNERS:
-            position = catalog.THREAD_RUNNERS[name]
-            return self.result_of(arguments[position]) if len(arguments) > position else None
+            handed = _argument(catalog.THREAD_RUNNERS[name], arguments, keywords)
+            self.hand_off(node, handed)
+            return self.result_of(handed)
         if name == "builtins.super" and not node.args:
             return self._super()
         if name == "functools.partial":
@@ -408,7 +460,8 @@ class Walker:
                 inner = node.slice
                 options = inner.elts if isinstance(inner, ast.Tuple) else [inner]
                 return _first([self.annotation(option) for option in options])
-            return None
+            # ``asyncio.Future[int]``, ``typing.IO[str]``: the parameters do not matter.
+            return self.annotation(node.value)
         if isinstance(node, ast.Name | ast.Attribute):
             named = self.expr(node)
             if isinstance(named, Ref):
@@ -421,15 +474,33 @@ class Walker:
     # -- events -------------------------------------------------------------------------
 
     def blocking(self, node: ast.AST, category: Category, name: str) -> None:
-        """Record a blocking library call at ``node``.
+        """Record a library call of ``category`` at ``node``.
 
         A call that is awaited cannot be the sync API it looks like (``sqlite3`` returns
-        no awaitables), so the inferred type was wrong: no event.
+        no awaitables), so the inferred type was wrong: no event. Nor for a call the code
+        decides to run in a thread in the other branch of an ``if`` (see ``_threads``).
         """
-        if id(node) in self._awaited:
+        if id(node) in self._awaited or id(node) in self._decided:
             return
         line, col = _position(node)
         self.events.append(Event(line, col, category=category, name=name))
+
+    def hand_off(self, node: ast.AST, handed: Value | None) -> None:
+        """Record that ``handed`` is called in a worker thread, from the call at ``node``."""
+        line, col = _position(node)
+        if isinstance(handed, FunctionValue):
+            if not handed.function.is_async:
+                self.events.append(Event(line, col, entry=handed.function))
+            return
+        name = None
+        if isinstance(handed, BoundMethod):
+            name = f"{handed.type}.{handed.name}"
+            category = catalog.BLOCKING_METHODS.get((handed.type, handed.name))
+        elif isinstance(handed, Ref):
+            name = handed.name
+            category = catalog.BLOCKING_CALLS.get(handed.name)
+        if name is not None and category is Category.LOOP_ONLY:
+            self.events.append(Event(line, col, category=category, name=name, handed=True))
 
     def call_event(self, node: ast.AST, function: FunctionInfo) -> None:
         """Record a call into the project at ``node``."""
@@ -443,6 +514,15 @@ class Walker:
 
 def _position(node: ast.AST) -> tuple[int, int]:
     return getattr(node, "lineno", 1), getattr(node, "col_offset", 0) + 1
+
+
+def _argument(
+    slot: catalog.ArgumentSlot, arguments: list[Value | None], keywords: dict[str, Value | None]
+) -> Value | None:
+    position, keyword = slot
+    if len(arguments) > position:
+        return arguments[position]
+    return keywords.get(keyword) if keyword is not None else None
 
 
 def _first(values: list[Value | None]) -> Value | None:
