@@ -1,4 +1,7 @@
-"""``loopsafe lint``: find blocking calls inside ``async def``, also through helpers.
+"""``loopsafe lint``: find blocking calls inside ``async def`` and asyncio calls that are
+not thread-safe in code run in worker threads, also through helpers.
+
+A static tool: it imports nothing of the runtime (``loopsafe.watch``, the engine's threads).
 
 >>> from loopsafe.lint import lint_paths
 >>> for finding in lint_paths(["src/"]):  # doctest: +SKIP

@@ -1,4 +1,5 @@
-"""``loopsafe lint PATH...``: report blocking calls inside ``async def``."""
+"""``loopsafe lint PATH...``: report blocking calls inside ``async def``, asyncio touched
+from worker threads, and ``get_event_loop()`` in coroutines."""
 
 from __future__ import annotations
 
@@ -21,7 +22,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="loopsafe lint",
         description="Report blocking calls (sqlite3, file I/O, time.sleep, sync HTTP, "
-        "subprocess) inside async def, also when reached through helper functions.",
+        "subprocess) inside async def, asyncio calls that are not thread-safe in code run "
+        "in a worker thread, also when reached through helper functions, and "
+        "asyncio.get_event_loop() in async def.",
         epilog=f"rules:\n{rules}\n\nexit status: 0 clean, 1 findings, 2 usage or parse errors",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
