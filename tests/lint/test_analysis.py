@@ -357,3 +357,37 @@ def test_thread_side_findings_follow_the_noqa_and_allow_rules(tmp_path: Path) ->
     ]
     assert lint_paths([path], allow=["m.finish"]) == []
     assert lint_paths([path], allow=["asyncio.Future.set_result"]) == []
+
+
+def test_database_read_is_a_thread_hand_off_also_when_loopsafe_is_linted(
+    tmp_path: Path,
+) -> None:
+    # Linting loopsafe itself, ``Database`` is a project class, not a library type.
+    write_project(
+        tmp_path,
+        {
+            "loopsafe/__init__.py": "from loopsafe.engine import Database\n",
+            "loopsafe/engine.py": """
+                class Database:
+                    async def read(self, fn: object) -> object:
+                        return fn
+
+                    async def fetchall(self, fn: object) -> object:
+                        return fn
+            """,
+            "loopsafe/use.py": """
+                import asyncio
+
+                import loopsafe
+
+
+                async def handler(db: loopsafe.Database) -> None:
+                    loop = asyncio.get_running_loop()
+                    await db.read(lambda conn: loop.call_soon(print))  # reported
+                    await db.fetchall(lambda conn: loop.call_soon(print))
+            """,
+        },
+    )
+    use = tmp_path / "loopsafe" / "use.py"
+    found = lint_paths([tmp_path])
+    assert [(f.code, f.line) for f in found] == [("LS601", line_of(use, "# reported"))]

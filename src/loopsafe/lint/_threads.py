@@ -21,15 +21,19 @@ from loopsafe.lint._index import FunctionInfo
 
 LAMBDA = "<lambda>"
 
-# Where the callable sits in a call that hands it to a thread, by the called name's last part.
-_HAND_OFF_POSITIONS: dict[str, int] = {
-    **{name.rsplit(".", 1)[-1]: slot[0] for name, slot in catalog.THREAD_RUNNERS.items()},
-    **{name: slot[0] for (_, name), slot in catalog.THREAD_METHODS.items()},
-}
 # ``Thread(target=...)`` never runs the same call directly in the other branch, and names
 # as common as ``read`` would make unrelated calls look decided.
-for _name in ("Thread", "Timer", "read", "write", "map"):
-    _HAND_OFF_POSITIONS.pop(_name, None)
+_NOT_DECIDING = frozenset({"Thread", "Timer", "read", "write", "map"})
+
+# Where the callable sits in a call that hands it to a thread, by the called name's last part.
+_HAND_OFF_POSITIONS: dict[str, int] = {
+    name: position
+    for name, position in [
+        *((name.rsplit(".", 1)[-1], slot[0]) for name, slot in catalog.THREAD_RUNNERS.items()),
+        *((name, slot[0]) for (_, name), slot in catalog.THREAD_METHODS.items()),
+    ]
+    if name not in _NOT_DECIDING
+}
 
 _EXITS = ast.Return | ast.Raise | ast.Continue | ast.Break
 

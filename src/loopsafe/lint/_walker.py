@@ -492,14 +492,14 @@ class Walker:
             if not handed.function.is_async:
                 self.events.append(Event(line, col, entry=handed.function))
             return
-        name = None
         if isinstance(handed, BoundMethod):
             name = f"{handed.type}.{handed.name}"
             category = catalog.BLOCKING_METHODS.get((handed.type, handed.name))
         elif isinstance(handed, Ref):
-            name = handed.name
-            category = catalog.BLOCKING_CALLS.get(handed.name)
-        if name is not None and category is Category.LOOP_ONLY:
+            name, category = handed.name, catalog.BLOCKING_CALLS.get(handed.name)
+        else:
+            return
+        if category is Category.LOOP_ONLY:
             self.events.append(Event(line, col, category=category, name=name, handed=True))
 
     def call_event(self, node: ast.AST, function: FunctionInfo) -> None:

@@ -66,7 +66,12 @@ def check_paths(
         if not function.module.reported or allowed(function.qualname):
             continue
         path = function.module.path
-        for event in analyzer.facts(function).events:
+        events = analyzer.facts(function).events
+        if analyzer.is_thread_body(function):
+            # ``Thread.start()`` hands ``run`` to the new thread: the def line is the hand-off.
+            line, col = function.node.lineno, function.node.col_offset + 1
+            events = [*events, Event(line, col, entry=function)]
+        for event in events:
             found = _findings(function, event, summaries, allowed) if function.is_async else []
             found += _thread_findings(function, event, summaries, allowed)
             for finding in found:

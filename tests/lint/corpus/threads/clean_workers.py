@@ -54,3 +54,27 @@ async def coroutine_handed_to_a_thread() -> None:
 
     # Wrong in another way (a coroutine object is returned, never awaited), not this rule.
     await asyncio.to_thread(touch)
+
+
+class SafePump(threading.Thread):
+    def __init__(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[int]) -> None:
+        super().__init__(daemon=True)
+        self.loop = loop
+        self.queue = queue
+
+    def run(self) -> None:
+        self.loop.call_soon_threadsafe(self.queue.put_nowait, 1)
+
+
+class Job:
+    """Not a thread: its run() is called on the loop."""
+
+    def __init__(self) -> None:
+        self.done = asyncio.Event()
+
+    def run(self) -> None:
+        self.done.set()
+
+
+async def run_job() -> None:
+    Job().run()

@@ -101,3 +101,21 @@ class Service:
     async def start(self) -> None:
         await asyncio.to_thread(self.run_helpers)  # expect: LS602(1)
         await asyncio.to_thread(self.signals.announce)  # expect: LS601
+
+
+class Pump(threading.Thread):
+    def __init__(self, queue: asyncio.Queue[int]) -> None:
+        super().__init__(daemon=True)
+        self.queue = queue
+
+    def run(self) -> None:  # expect: LS601
+        self.queue.put_nowait(1)
+
+
+class Relay(Pump):
+    def __init__(self, fut: asyncio.Future[int]) -> None:
+        super().__init__(asyncio.Queue())
+        self.fut = fut
+
+    def run(self) -> None:  # expect: LS602(2)
+        notify.resolve_later(self.fut, 1)
