@@ -81,6 +81,8 @@ BLOCKING_CALLS: dict[str, Category] = {
     # These need the loop's thread: from a worker they race the loop or find no loop.
     **dict.fromkeys(_names("asyncio", ["create_task", "ensure_future"]), Category.LOOP_ONLY),
     "asyncio.get_event_loop": Category.GET_EVENT_LOOP,
+    "asyncio.run": Category.RUNS_LOOP,
+    "asyncio.set_event_loop": Category.RUNS_LOOP,
 }
 
 BLOCKING_METHODS: dict[tuple[str, str], Category] = {
@@ -151,6 +153,8 @@ BLOCKING_METHODS: dict[tuple[str, str], Category] = {
             "stop",
         )
     },
+    (LOOP, "run_forever"): Category.RUNS_LOOP,
+    (LOOP, "run_until_complete"): Category.RUNS_LOOP,
     **{
         (FUTURE, name): Category.LOOP_ONLY
         for name in ("set_result", "set_exception", "cancel", "add_done_callback")

@@ -14,7 +14,7 @@ Two things the walker needs to see thread-side code as such:
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from loopsafe.lint import _catalog as catalog
 from loopsafe.lint._index import FunctionInfo
@@ -48,34 +48,39 @@ def lambda_function(node: ast.Lambda, parent: FunctionInfo) -> FunctionInfo:
     return FunctionInfo(qualname, parent.module, function, parent=parent)
 
 
-def decided_calls(node: ast.If, rest: list[ast.stmt]) -> set[int]:
+def decided_calls(node: ast.If | ast.IfExp, rest: Sequence[ast.stmt] = ()) -> set[int]:
     """The ids of the calls made directly in one branch of ``node`` that the other hands to
     a thread (same callee, spelled the same way).
 
-    When the ``if`` body always leaves the block (``return``, ``raise``...), the statements
+    When an ``if`` body always leaves the block (``return``, ``raise``...), the statements
     after it (``rest``) are its other branch.
     """
-    other = node.orelse
-    if not other and node.body and isinstance(node.body[-1], _EXITS):
-        other = rest
+    body: list[ast.AST]
+    other: list[ast.AST]
+    if isinstance(node, ast.IfExp):
+        body, other = [node.body], [node.orelse]
+    else:
+        body, other = list(node.body), list(node.orelse)
+        if not other and node.body and isinstance(node.body[-1], _EXITS):
+            other = list(rest)
     decided: set[int] = set()
-    for direct, offloaded in ((node.body, other), (other, node.body)):
+    for direct, offloaded in ((body, other), (other, body)):
         handed = set(_handed_callees(offloaded))
         if handed:
             decided.update(id(call) for call in _calls(direct) if ast.unparse(call.func) in handed)
     return decided
 
 
-def _calls(body: list[ast.stmt]) -> Iterator[ast.Call]:
-    for statement in body:
-        for child in ast.walk(statement):
+def _calls(nodes: list[ast.AST]) -> Iterator[ast.Call]:
+    for node in nodes:
+        for child in ast.walk(node):
             if isinstance(child, ast.Call):
                 yield child
 
 
-def _handed_callees(body: list[ast.stmt]) -> Iterator[str]:
-    """How the callables handed to threads in ``body`` are spelled (``self.file.read``)."""
-    for call in _calls(body):
+def _handed_callees(nodes: list[ast.AST]) -> Iterator[str]:
+    """How the callables handed to threads in ``nodes`` are spelled (``self.file.read``)."""
+    for call in _calls(nodes):
         func = call.func
         name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
         position = _HAND_OFF_POSITIONS.get(name) if isinstance(name, str) else None

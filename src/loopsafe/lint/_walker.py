@@ -262,6 +262,7 @@ class Walker:
                 return path
             return None
         if isinstance(node, ast.IfExp):
+            self._decided |= decided_calls(node)
             self.expr(node.test)
             return _first([self.expr(node.body), self.expr(node.orelse)])
         if isinstance(node, ast.BoolOp):

@@ -13,7 +13,8 @@ class Category(enum.Enum):
 
     The first five block the event loop; ``LOOP_ONLY`` calls are safe on the loop's thread
     and undefined behaviour from any other; ``GET_EVENT_LOOP`` is the call that
-    ``get_running_loop()`` replaces in coroutines.
+    ``get_running_loop()`` replaces in coroutines. ``RUNS_LOOP`` has no rule: a thread
+    that runs a loop of its own may make that loop's loop-only calls.
     """
 
     SQLITE = "sqlite3 call"
@@ -23,6 +24,7 @@ class Category(enum.Enum):
     SUBPROCESS = "subprocess call"
     LOOP_ONLY = "asyncio call that is not thread-safe"
     GET_EVENT_LOOP = "asyncio.get_event_loop()"
+    RUNS_LOOP = "call that runs an event loop"
 
     @property
     def blocks(self) -> bool:

@@ -1,7 +1,9 @@
 """File objects that may be on disk: a SpooledTemporaryFile rolls over once it grows."""
 
+import asyncio
 import tempfile
 import typing
+from pathlib import Path
 
 
 async def spooled(data: bytes) -> bytes:
@@ -24,3 +26,9 @@ class Upload:
 async def narrowed_on_one_side(data: bytes) -> None:
     with tempfile.TemporaryFile() as handle:
         handle.write(data)  # expect: LS201
+
+
+async def decided_elsewhere(path: Path, lazy: bool) -> list[Path]:
+    # The thread hand-off is in another expression: nothing decides this call.
+    listing = path.iterdir() if lazy else []  # expect: LS201
+    return list(listing) + await asyncio.to_thread(lambda: list(path.iterdir()))

@@ -78,3 +78,26 @@ class Job:
 
 async def run_job() -> None:
     Job().run()
+
+
+def own_loop_thread(loop: asyncio.AbstractEventLoop, callback: object) -> None:
+    # This thread runs the loop: it is the loop's thread (redis-py's background scheduler).
+    asyncio.set_event_loop(loop)
+    loop.call_soon(print, callback)
+    loop.run_forever()
+
+
+class LoopThread(threading.Thread):
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.loop = asyncio.new_event_loop()
+        self.ready = threading.Event()
+
+    def run(self) -> None:
+        self.loop.call_soon(self.ready.set)
+        self.loop.run_forever()
+
+
+def start_own_loops() -> None:
+    threading.Thread(target=own_loop_thread, args=(asyncio.new_event_loop(), None)).start()
+    LoopThread().start()

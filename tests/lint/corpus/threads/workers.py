@@ -119,3 +119,18 @@ class Relay(Pump):
 
     def run(self) -> None:  # expect: LS602(2)
         notify.resolve_later(self.fut, 1)
+
+
+def run_private_loop() -> None:
+    asyncio.run(asyncio.sleep(0))
+
+
+def private_loop_then_foreign_future(fut: asyncio.Future[int]) -> None:
+    # Running a private loop in a helper does not make this thread the future's loop.
+    run_private_loop()
+    fut.set_result(1)
+
+
+async def hands_over_foreign_future() -> None:
+    fut = asyncio.get_running_loop().create_future()
+    await asyncio.to_thread(private_loop_then_foreign_future, fut)  # expect: LS601
