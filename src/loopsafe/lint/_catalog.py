@@ -230,7 +230,6 @@ METHOD_RETURNS: dict[tuple[str, str], str] = {
     (HTTP_CONNECTION, "getresponse"): HTTP_RESPONSE,
     (LOOP, "create_future"): FUTURE,
     (LOOP, "create_task"): TASK,
-    (LOOP, "run_in_executor"): FUTURE,
 }
 
 ATTRIBUTE_TYPES: dict[tuple[str, str], str] = {(PATH, "parent"): PATH}

@@ -54,7 +54,8 @@ class Event:
     One of: a library call a rule names (``category`` and ``name`` set); a call to a
     project function (``callee`` set) whose own body decides; a project function handed
     to a worker thread (``entry`` set: its body runs off the loop); or a library callable
-    handed to a worker thread (``handed`` names it, ``category`` says what it is).
+    handed straight to a worker thread (``handed`` true, ``name`` and ``category`` say
+    which).
     """
 
     line: int
