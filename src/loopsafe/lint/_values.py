@@ -75,3 +75,6 @@ class Facts:
     returns: Value | None
     nested: list[FunctionInfo]
     self_attrs: dict[str, Value]
+    # Parameters whose argument the function hands to a worker thread (``def
+    # offload(fn): return asyncio.to_thread(fn)``): its callers' arguments run there.
+    thread_params: frozenset[str] = frozenset()

@@ -82,6 +82,9 @@ class Walker:
         self.self_name: str | None = None
         self._awaited: set[int] = set()
         self._decided: set[int] = set()
+        # Local name -> the parameter whose argument it still holds (itself, or a partial).
+        self._params: dict[str, str] = {}
+        self.thread_params: set[str] = set()
 
     # -- entry points -------------------------------------------------------------------
 
@@ -98,7 +101,9 @@ class Walker:
             returns = Managed(_first(self.yielded))
         else:
             returns = self.annotation(function.node.returns) or _first(self.returned)
-        return Facts(self.events, returns, self.nested, self.self_attrs)
+        return Facts(
+            self.events, returns, self.nested, self.self_attrs, frozenset(self.thread_params)
+        )
 
     def walk_module(self) -> dict[str, Value | None]:
         """Walk the module body and return the types of its globals."""
@@ -116,6 +121,7 @@ class Walker:
             else:
                 self.env[first] = Instance(function.owner.qualname)
                 self.self_name = first
+        self._params = {a.arg: a.arg for a in [*positional, *arguments.kwonlyargs]}
         rest = [*positional, *arguments.kwonlyargs, arguments.vararg, arguments.kwarg]
         for argument in rest:
             if argument is not None:
@@ -134,8 +140,11 @@ class Walker:
         """Walk one statement."""
         if isinstance(node, ast.Assign):
             value = self.expr(node.value)
+            param = self._param_in(node.value)
             for target in node.targets:
                 self.bind(target, value)
+                if param is not None and isinstance(target, ast.Name):
+                    self._params[target.id] = param
         elif isinstance(node, ast.AnnAssign):
             value = self.expr(node.value) if node.value is not None else None
             self.bind(node.target, self.annotation(node.annotation) or value)
@@ -223,6 +232,7 @@ class Walker:
         """Record that ``target`` now holds ``value``."""
         if isinstance(target, ast.Name):
             self.env[target.id] = value
+            self._params.pop(target.id, None)  # no longer the caller's argument
         elif isinstance(target, ast.Attribute):
             owner = target.value
             if isinstance(owner, ast.Name) and owner.id == self.self_name:
@@ -340,7 +350,9 @@ class Walker:
             self.call_event(node, callee.function)
             slot = self._project_thread_method(callee.function)
             if slot is not None:
-                self.hand_off(node, _argument(slot, arguments, keywords))
+                self.hand_off(node, *_argument(slot, node, arguments, keywords))
+            if not self.early:
+                self._through_wrapper(node, callee.function, arguments, keywords)
             return self.analyzer.returns(callee.function, early=self.early)
         if isinstance(callee, Ref):
             return self._call_named(node, callee.name, arguments, keywords)
@@ -350,8 +362,7 @@ class Walker:
                 self.blocking(node, category, f"{callee.type}.{callee.name}")
             slot = catalog.THREAD_METHODS.get((callee.type, callee.name))
             if slot is not None:
-                handed = _argument(slot, arguments, keywords)
-                self.hand_off(node, handed)
+                handed = self.hand_off(node, *_argument(slot, node, arguments, keywords))
                 if callee.name == "run_in_executor":
                     return self.result_of(handed)
             returned = catalog.METHOD_RETURNS.get((callee.type, callee.name))
@@ -361,10 +372,34 @@ class Walker:
             return self._dunder(node, owner, "__call__") if owner else None
         func = node.func
         if isinstance(func, ast.Attribute) and func.attr in catalog.THREAD_METHOD_NAMES:
-            handed = _argument(catalog.THREAD_METHOD_NAMES[func.attr], arguments, keywords)
-            self.hand_off(node, handed)
-            return self.result_of(handed)
+            slot = catalog.THREAD_METHOD_NAMES[func.attr]
+            return self.result_of(self.hand_off(node, *_argument(slot, node, arguments, keywords)))
         return None
+
+    def _through_wrapper(
+        self,
+        node: ast.Call,
+        function: FunctionInfo,
+        arguments: list[Value | None],
+        keywords: dict[str, Value | None],
+    ) -> None:
+        """Arguments of a project function that hands them to a thread run in a thread."""
+        wanted = self.analyzer.facts(function).thread_params
+        if not wanted:
+            return
+        signature = function.node.args
+        names = [argument.arg for argument in [*signature.posonlyargs, *signature.args]]
+        decorators = self.analyzer.decorators(function)
+        if function.owner is not None and "builtins.staticmethod" not in decorators:
+            names = names[1:]  # called bound: ``self`` or ``cls`` is not in the call
+        for name, value, argument in zip(names, arguments, node.args, strict=False):
+            if isinstance(argument, ast.Starred):
+                break  # the positions after it are unknown
+            if name in wanted:
+                self.hand_off(node, value, argument)
+        for keyword in node.keywords:
+            if keyword.arg in wanted:
+                self.hand_off(node, keywords[keyword.arg], keyword.value)
 
     def _lambda(self, node: ast.Lambda) -> Value | None:
         for default in [*node.args.defaults, *node.args.kw_defaults]:
@@ -405,9 +440,8 @@ class Walker:
         if name in CONSUMERS and arguments:
             self.iterate(arguments[0], node, is_async=False)
         if name in catalog.THREAD_RUNNERS:
-            handed = _argument(catalog.THREAD_RUNNERS[name], arguments, keywords)
-            self.hand_off(node, handed)
-            return self.result_of(handed)
+            slot = catalog.THREAD_RUNNERS[name]
+            return self.result_of(self.hand_off(node, *_argument(slot, node, arguments, keywords)))
         if name == "builtins.super" and not node.args:
             return self._super()
         if name == "functools.partial":
@@ -486,22 +520,39 @@ class Walker:
         line, col = _position(node)
         self.events.append(Event(line, col, category=category, name=name))
 
-    def hand_off(self, node: ast.AST, handed: Value | None) -> None:
-        """Record that ``handed`` is called in a worker thread, from the call at ``node``."""
+    def hand_off(
+        self, node: ast.AST, handed: Value | None, argument: ast.expr | None
+    ) -> Value | None:
+        """Record that ``handed`` (the expression ``argument``) is called in a worker thread,
+        from the call at ``node``; returns ``handed``.
+
+        A parameter handed over makes this function a wrapper: its callers' arguments for
+        that parameter run in the thread.
+        """
+        param = self._param_in(argument)
+        if param is not None:
+            self.thread_params.add(param)
         line, col = _position(node)
         if isinstance(handed, FunctionValue):
             if not handed.function.is_async:
                 self.events.append(Event(line, col, entry=handed.function))
-            return
+            return handed
         if isinstance(handed, BoundMethod):
             name = f"{handed.type}.{handed.name}"
             category = catalog.BLOCKING_METHODS.get((handed.type, handed.name))
         elif isinstance(handed, Ref):
             name, category = handed.name, catalog.BLOCKING_CALLS.get(handed.name)
         else:
-            return
+            return handed
         if category is Category.LOOP_ONLY:
             self.events.append(Event(line, col, category=category, name=name, handed=True))
+        return handed
+
+    def _param_in(self, node: ast.expr | None) -> str | None:
+        """The parameter whose argument ``node`` calls: ``fn`` or ``partial(fn, ...)``."""
+        if isinstance(node, ast.Call) and node.args and ast.unparse(node.func).endswith("partial"):
+            node = node.args[0]
+        return self._params.get(node.id) if isinstance(node, ast.Name) else None
 
     def call_event(self, node: ast.AST, function: FunctionInfo) -> None:
         """Record a call into the project at ``node``."""
@@ -518,12 +569,19 @@ def _position(node: ast.AST) -> tuple[int, int]:
 
 
 def _argument(
-    slot: catalog.ArgumentSlot, arguments: list[Value | None], keywords: dict[str, Value | None]
-) -> Value | None:
+    slot: catalog.ArgumentSlot,
+    node: ast.Call,
+    arguments: list[Value | None],
+    keywords: dict[str, Value | None],
+) -> tuple[Value | None, ast.expr | None]:
+    """The value and the expression of the argument in ``slot`` of the call ``node``."""
     position, keyword = slot
     if len(arguments) > position:
-        return arguments[position]
-    return keywords.get(keyword) if keyword is not None else None
+        return arguments[position], node.args[position]
+    for item in node.keywords:
+        if keyword is not None and item.arg == keyword:
+            return keywords.get(keyword), item.value
+    return None, None
 
 
 def _first(values: list[Value | None]) -> Value | None:

@@ -7,6 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import janus
 
+from threads import offload
+
 
 def finish_safely(loop: asyncio.AbstractEventLoop, fut: asyncio.Future[int]) -> None:
     loop.call_soon_threadsafe(fut.set_result, 1)
@@ -101,3 +103,10 @@ class LoopThread(threading.Thread):
 def start_own_loops() -> None:
     threading.Thread(target=own_loop_thread, args=(asyncio.new_event_loop(), None)).start()
     LoopThread().start()
+
+
+async def wrapper_that_rebinds() -> None:
+    fut = asyncio.get_running_loop().create_future()
+    # ``not_a_wrapper`` replaces its argument before handing anything to a thread.
+    await offload.not_a_wrapper(lambda: fut.set_result(1))
+    offload.in_thread(print, "only the first argument runs in the thread", fut)

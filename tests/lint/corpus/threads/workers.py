@@ -10,7 +10,7 @@ import anyio.to_thread
 import loopsafe
 from starlette.concurrency import run_in_threadpool
 
-from threads import notify
+from threads import notify, offload
 from threads.notify import Signals
 
 
@@ -134,3 +134,12 @@ def private_loop_then_foreign_future(fut: asyncio.Future[int]) -> None:
 async def hands_over_foreign_future() -> None:
     fut = asyncio.get_running_loop().create_future()
     await asyncio.to_thread(private_loop_then_foreign_future, fut)  # expect: LS601
+
+
+async def through_wrappers() -> None:
+    fut = asyncio.get_running_loop().create_future()
+    await offload.in_thread(finish, fut)  # expect: LS601
+    await offload.run_blocking(functools.partial(finish, fut))  # expect: LS601
+    await offload.run_blocking(job=lambda: notify.resolve(fut, 1))  # expect: LS602(1)
+    offload.Pool().spawn(lambda: fut.set_result(1))  # expect: LS601
+    await offload.as_starlette_does(finish, fut)  # expect: LS601
