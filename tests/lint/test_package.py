@@ -28,6 +28,17 @@ def test_importing_the_lint_loads_nothing_of_the_monitor() -> None:
     assert not {name for name in loaded if name.startswith("loopsafe.watch")}
 
 
+def test_importing_the_lint_starts_no_thread() -> None:
+    script = (
+        "import threading\nimport loopsafe.lint, loopsafe.lint.cli\n"
+        "print(threading.active_count())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.strip() == "1"
+
+
 def test_the_lint_adds_only_its_own_modules_to_the_package() -> None:
     # ``import loopsafe`` itself loads the public API (the engine); the lint must add
     # nothing of loopsafe but its own modules on top of that.
