@@ -179,9 +179,13 @@ def _thread_findings(
     else:
         return []
     rule = rule_for(Category.LOOP_ONLY, indirect=indirect)
+    where = (
+        "in the `run()` of a threading.Thread"
+        if event.entry is function
+        else f"in code run in a thread from `{function.local_name}`"
+    )
     message = (
-        f"asyncio call that is not thread-safe, in code run in a thread from "
-        f"`{function.local_name}`: {format_chain(chain, function.local_name)}"
+        f"asyncio call that is not thread-safe, {where}: {format_chain(chain, function.local_name)}"
     )
     return [Finding(path, event.line, event.col, rule.code, message, chain, rule.fix)]
 
