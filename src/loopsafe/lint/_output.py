@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from loopsafe.watch.lint.findings import Finding, ParseError
+from loopsafe.lint.findings import Finding, ParseError
 
 
 def render_text(findings: list[Finding]) -> str:
@@ -16,10 +16,10 @@ def render_text(findings: list[Finding]) -> str:
         )
         lines.append(f"  help: {finding.fix}")
     if findings:
-        noun = "call" if len(findings) == 1 else "calls"
-        lines.extend(["", f"Found {len(findings)} blocking {noun}."])
+        noun = "problem" if len(findings) == 1 else "problems"
+        lines.extend(["", f"Found {len(findings)} {noun}."])
     else:
-        lines.append("No blocking calls found.")
+        lines.append("No problems found.")
     return "\n".join(lines) + "\n"
 
 

@@ -8,8 +8,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from loopsafe.watch.lint._imports import module_imports, module_name, package_root, top_level
-from loopsafe.watch.lint.findings import ParseError
+from loopsafe.lint._imports import module_imports, module_name, package_root, top_level
+from loopsafe.lint.findings import ParseError
 
 SKIPPED_DIRS = frozenset(
     {

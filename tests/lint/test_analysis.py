@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from loopsafe.watch.lint import lint_paths
-from loopsafe.watch.lint._imports import (
+from loopsafe.lint import lint_paths
+from loopsafe.lint._imports import (
     import_bindings,
     module_imports,
     module_name,
     package_root,
     resolve_relative,
 )
-from loopsafe.watch.lint._noqa import is_suppressed, parse_noqa
+from loopsafe.lint._noqa import is_suppressed, parse_noqa
 
 from ._project import line_of, write_project
 
@@ -301,3 +301,93 @@ def test_noqa_comments_are_read_from_comments_only(tmp_path: Path) -> None:
     assert not is_suppressed(suppressions, 2, "LS101")
     assert not is_suppressed(suppressions, 3, "LS101")
     assert is_suppressed(suppressions, 4, "LS501")
+
+
+def test_a_lambda_stored_and_called_on_the_loop_is_followed(tmp_path: Path) -> None:
+    path = (
+        write_project(
+            tmp_path,
+            {
+                "m.py": """
+                import asyncio
+                import time
+
+
+                async def handler() -> None:
+                    nap = lambda: time.sleep(1)
+                    nap()
+                    await asyncio.to_thread(nap)
+            """,
+            },
+        )
+        / "m.py"
+    )
+    found = lint_paths([path])
+    assert [(f.code, f.line) for f in found] == [("LS302", line_of(path, "nap()"))]
+
+
+def test_thread_side_findings_follow_the_noqa_and_allow_rules(tmp_path: Path) -> None:
+    path = (
+        write_project(
+            tmp_path,
+            {
+                "m.py": """
+                import asyncio
+
+
+                def finish(fut: asyncio.Future[int]) -> None:
+                    fut.set_result(1)
+
+
+                async def handler() -> None:
+                    fut = asyncio.get_running_loop().create_future()
+                    await asyncio.to_thread(finish, fut)  # reported
+                    await asyncio.to_thread(finish, fut)  # noqa: LS601
+            """,
+            },
+        )
+        / "m.py"
+    )
+    found = lint_paths([path])
+    assert [(f.code, f.line) for f in found] == [("LS601", line_of(path, "# reported"))]
+    assert [hop.name for hop in found[0].chain] == [
+        "m.handler",
+        "m.finish",
+        "asyncio.Future.set_result",
+    ]
+    assert lint_paths([path], allow=["m.finish"]) == []
+    assert lint_paths([path], allow=["asyncio.Future.set_result"]) == []
+
+
+def test_database_read_is_a_thread_hand_off_also_when_loopsafe_is_linted(
+    tmp_path: Path,
+) -> None:
+    # Linting loopsafe itself, ``Database`` is a project class, not a library type.
+    write_project(
+        tmp_path,
+        {
+            "loopsafe/__init__.py": "from loopsafe.engine import Database\n",
+            "loopsafe/engine.py": """
+                class Database:
+                    async def read(self, fn: object) -> object:
+                        return fn
+
+                    async def fetchall(self, fn: object) -> object:
+                        return fn
+            """,
+            "loopsafe/use.py": """
+                import asyncio
+
+                import loopsafe
+
+
+                async def handler(db: loopsafe.Database) -> None:
+                    loop = asyncio.get_running_loop()
+                    await db.read(lambda conn: loop.call_soon(print))  # reported
+                    await db.fetchall(lambda conn: loop.call_soon(print))
+            """,
+        },
+    )
+    use = tmp_path / "loopsafe" / "use.py"
+    found = lint_paths([tmp_path])
+    assert [(f.code, f.line) for f in found] == [("LS601", line_of(use, "# reported"))]

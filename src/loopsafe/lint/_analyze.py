@@ -5,17 +5,18 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from loopsafe.watch.lint._index import (
+from loopsafe.lint._index import (
     ClassInfo,
     FunctionInfo,
     GlobalSymbol,
     ModuleInfo,
     ProjectIndex,
 )
-from loopsafe.watch.lint._values import Facts, FunctionValue, Ref, Value
-from loopsafe.watch.lint._walker import BUILTIN_NAMES, Walker
+from loopsafe.lint._values import Facts, FunctionValue, Ref, Value
+from loopsafe.lint._walker import BUILTIN_NAMES, Walker
 
 _NO_FACTS = Facts([], None, [], {})
+THREAD_CLASS = "threading.Thread"
 
 
 class Analyzer:
@@ -155,6 +156,20 @@ class Analyzer:
         found = frozenset(names)
         self._decorators[function] = found
         return found
+
+    def is_thread_body(self, function: FunctionInfo) -> bool:
+        """Whether ``function`` is the ``run()`` of a ``threading.Thread`` subclass: what
+        ``start()`` runs in the new thread."""
+        owner = function.owner
+        if owner is None or function.node.name != "run" or function.is_async:
+            return False
+        for current in self.index.mro(owner):
+            scope = Walker(self, current.module, early=True)
+            for base in current.node.bases:
+                value = scope.expr(base) if isinstance(base, ast.Name | ast.Attribute) else None
+                if isinstance(value, Ref) and value.name == THREAD_CLASS:
+                    return True
+        return False
 
     def set_closure(self, function: FunctionInfo, env: dict[str, Value | None]) -> None:
         """Remember the enclosing locals a nested function sees."""

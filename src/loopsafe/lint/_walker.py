@@ -1,7 +1,8 @@
 """One walk over a function body: local types, blocking calls, calls into the project.
 
 The walk is linear and flow-insensitive within a body (the last assignment wins), and it
-never enters ``lambda`` bodies or nested ``def`` bodies: those run later, if at all.
+never enters ``lambda`` bodies or nested ``def`` bodies: those run later, if at all, and
+are walked as functions of their own.
 """
 
 from __future__ import annotations
@@ -10,10 +11,11 @@ import ast
 import builtins
 from typing import TYPE_CHECKING
 
-from loopsafe.watch.lint import _catalog as catalog
-from loopsafe.watch.lint._imports import import_bindings
-from loopsafe.watch.lint._index import ClassInfo, FunctionInfo, FunctionNode, ModuleInfo
-from loopsafe.watch.lint._values import (
+from loopsafe.lint import _catalog as catalog
+from loopsafe.lint._imports import import_bindings
+from loopsafe.lint._index import ClassInfo, FunctionInfo, FunctionNode, ModuleInfo
+from loopsafe.lint._threads import decided_calls, lambda_function
+from loopsafe.lint._values import (
     BoundMethod,
     Event,
     Facts,
@@ -23,10 +25,10 @@ from loopsafe.watch.lint._values import (
     Ref,
     Value,
 )
-from loopsafe.watch.lint.rules import Category
+from loopsafe.lint.rules import Category
 
 if TYPE_CHECKING:
-    from loopsafe.watch.lint._analyze import Analyzer
+    from loopsafe.lint._analyze import Analyzer
 
 BUILTIN_NAMES = frozenset(dir(builtins))
 CONTEXT_MANAGER = "contextlib.contextmanager"
@@ -79,6 +81,10 @@ class Walker:
         self.self_attrs: dict[str, Value] = {}
         self.self_name: str | None = None
         self._awaited: set[int] = set()
+        self._decided: set[int] = set()
+        # Local name -> the parameter whose argument it still holds (itself, or a partial).
+        self._params: dict[str, str] = {}
+        self.thread_params: set[str] = set()
 
     # -- entry points -------------------------------------------------------------------
 
@@ -95,7 +101,9 @@ class Walker:
             returns = Managed(_first(self.yielded))
         else:
             returns = self.annotation(function.node.returns) or _first(self.returned)
-        return Facts(self.events, returns, self.nested, self.self_attrs)
+        return Facts(
+            self.events, returns, self.nested, self.self_attrs, frozenset(self.thread_params)
+        )
 
     def walk_module(self) -> dict[str, Value | None]:
         """Walk the module body and return the types of its globals."""
@@ -113,6 +121,7 @@ class Walker:
             else:
                 self.env[first] = Instance(function.owner.qualname)
                 self.self_name = first
+        self._params = {a.arg: a.arg for a in [*positional, *arguments.kwonlyargs]}
         rest = [*positional, *arguments.kwonlyargs, arguments.vararg, arguments.kwarg]
         for argument in rest:
             if argument is not None:
@@ -122,15 +131,20 @@ class Walker:
 
     def block(self, body: list[ast.stmt]) -> None:
         """Walk statements in order."""
-        for statement in body:
+        for position, statement in enumerate(body):
+            if isinstance(statement, ast.If):
+                self._decided |= decided_calls(statement, body[position + 1 :])
             self.statement(statement)
 
     def statement(self, node: ast.stmt) -> None:
         """Walk one statement."""
         if isinstance(node, ast.Assign):
             value = self.expr(node.value)
+            param = self._param_in(node.value)
             for target in node.targets:
                 self.bind(target, value)
+                if param is not None and isinstance(target, ast.Name):
+                    self._params[target.id] = param
         elif isinstance(node, ast.AnnAssign):
             value = self.expr(node.value) if node.value is not None else None
             self.bind(node.target, self.annotation(node.annotation) or value)
@@ -164,7 +178,10 @@ class Walker:
             entered: Value | None = None
             if isinstance(value, Managed):
                 entered = value.inner
-            elif not is_async and isinstance(value, Instance):
+            elif is_async and isinstance(value, Instance):
+                if value.type in catalog.ASYNC_WITH_ENTERS:
+                    entered = value
+            elif isinstance(value, Instance):
                 entered = value
                 category = catalog.WITH_EXIT_BLOCKS.get(value.type)
                 if category is not None:
@@ -215,6 +232,7 @@ class Walker:
         """Record that ``target`` now holds ``value``."""
         if isinstance(target, ast.Name):
             self.env[target.id] = value
+            self._params.pop(target.id, None)  # no longer the caller's argument
         elif isinstance(target, ast.Attribute):
             owner = target.value
             if isinstance(owner, ast.Name) and owner.id == self.self_name:
@@ -254,6 +272,7 @@ class Walker:
                 return path
             return None
         if isinstance(node, ast.IfExp):
+            self._decided |= decided_calls(node)
             self.expr(node.test)
             return _first([self.expr(node.body), self.expr(node.orelse)])
         if isinstance(node, ast.BoolOp):
@@ -265,7 +284,7 @@ class Walker:
             self._comprehension(node)
             return None
         if isinstance(node, ast.Lambda):
-            return None
+            return self._lambda(node)
         for child in ast.iter_child_nodes(node):
             if isinstance(child, ast.expr):
                 self.expr(child)
@@ -321,28 +340,96 @@ class Walker:
         """Walk a call: the callee, then the arguments; record what may block."""
         callee = self.expr(node.func)
         arguments = [self.expr(argument) for argument in node.args]
+        keywords = {
+            keyword.arg: self.expr(keyword.value) for keyword in node.keywords if keyword.arg
+        }
         for keyword in node.keywords:
-            self.expr(keyword.value)
+            if keyword.arg is None:
+                self.expr(keyword.value)
         if isinstance(callee, FunctionValue):
             self.call_event(node, callee.function)
+            slot = self._project_thread_method(callee.function)
+            if slot is not None:
+                self.hand_off(node, *_argument(slot, node, arguments, keywords))
+            if not self.early:
+                self._through_wrapper(node, callee.function, arguments, keywords)
             return self.analyzer.returns(callee.function, early=self.early)
         if isinstance(callee, Ref):
-            return self._call_named(node, callee.name, arguments)
+            return self._call_named(node, callee.name, arguments, keywords)
         if isinstance(callee, BoundMethod):
             category = catalog.BLOCKING_METHODS.get((callee.type, callee.name))
             if category is not None:
                 self.blocking(node, category, f"{callee.type}.{callee.name}")
+            slot = catalog.THREAD_METHODS.get((callee.type, callee.name))
+            if slot is not None:
+                handed = self.hand_off(node, *_argument(slot, node, arguments, keywords))
+                if callee.name == "run_in_executor":
+                    return self.result_of(handed)
             returned = catalog.METHOD_RETURNS.get((callee.type, callee.name))
             return Instance(returned) if returned else None
         if isinstance(callee, Instance):
             owner = self._project_class(callee.type)
             return self._dunder(node, owner, "__call__") if owner else None
         func = node.func
-        if isinstance(func, ast.Attribute) and func.attr == "run_in_executor":
-            return self.result_of(arguments[1]) if len(arguments) > 1 else None
+        if isinstance(func, ast.Attribute) and func.attr in catalog.THREAD_METHOD_NAMES:
+            slot = catalog.THREAD_METHOD_NAMES[func.attr]
+            return self.result_of(self.hand_off(node, *_argument(slot, node, arguments, keywords)))
         return None
 
-    def _call_named(self, node: ast.Call, name: str, arguments: list[Value | None]) -> Value | None:
+    def _through_wrapper(
+        self,
+        node: ast.Call,
+        function: FunctionInfo,
+        arguments: list[Value | None],
+        keywords: dict[str, Value | None],
+    ) -> None:
+        """Arguments of a project function that hands them to a thread run in a thread."""
+        wanted = self.analyzer.facts(function).thread_params
+        if not wanted:
+            return
+        signature = function.node.args
+        names = [argument.arg for argument in [*signature.posonlyargs, *signature.args]]
+        decorators = self.analyzer.decorators(function)
+        if function.owner is not None and "builtins.staticmethod" not in decorators:
+            names = names[1:]  # called bound: ``self`` or ``cls`` is not in the call
+        for name, value, argument in zip(names, arguments, node.args, strict=False):
+            if isinstance(argument, ast.Starred):
+                break  # the positions after it are unknown
+            if name in wanted:
+                self.hand_off(node, value, argument)
+        for keyword in node.keywords:
+            if keyword.arg in wanted:
+                self.hand_off(node, keywords[keyword.arg], keyword.value)
+
+    def _lambda(self, node: ast.Lambda) -> Value | None:
+        for default in [*node.args.defaults, *node.args.kw_defaults]:
+            if default is not None:
+                self.expr(default)
+        if self.function is None or self.early:
+            return None
+        info = lambda_function(node, self.function)
+        self.analyzer.set_closure(info, dict(self.env))
+        self.nested.append(info)
+        return FunctionValue(info)
+
+    def _project_thread_method(self, method: FunctionInfo) -> catalog.ArgumentSlot | None:
+        """The slot of the callable when ``method`` is ``loopsafe.Database.read``/``write``
+        linted as project code (loopsafe itself)."""
+        owner = method.owner
+        if owner is None:
+            return None
+        for (type_name, name), slot in catalog.THREAD_METHODS.items():
+            if name == method.node.name and owner is self._project_class(type_name):
+                return slot
+        return None
+
+    def _call_named(
+        self,
+        node: ast.Call,
+        name: str,
+        arguments: list[Value | None],
+        keywords: dict[str, Value | None],
+    ) -> Value | None:
         owner = self._project_class(name)
         if owner is not None:
             self._dunder(node, owner, "__init__")
@@ -353,8 +440,8 @@ class Walker:
         if name in CONSUMERS and arguments:
             self.iterate(arguments[0], node, is_async=False)
         if name in catalog.THREAD_RUNNERS:
-            position = catalog.THREAD_RUNNERS[name]
-            return self.result_of(arguments[position]) if len(arguments) > position else None
+            slot = catalog.THREAD_RUNNERS[name]
+            return self.result_of(self.hand_off(node, *_argument(slot, node, arguments, keywords)))
         if name == "builtins.super" and not node.args:
             return self._super()
         if name == "functools.partial":
@@ -408,7 +495,8 @@ class Walker:
                 inner = node.slice
                 options = inner.elts if isinstance(inner, ast.Tuple) else [inner]
                 return _first([self.annotation(option) for option in options])
-            return None
+            # ``asyncio.Future[int]``, ``typing.IO[str]``: the parameters do not matter.
+            return self.annotation(node.value)
         if isinstance(node, ast.Name | ast.Attribute):
             named = self.expr(node)
             if isinstance(named, Ref):
@@ -421,15 +509,50 @@ class Walker:
     # -- events -------------------------------------------------------------------------
 
     def blocking(self, node: ast.AST, category: Category, name: str) -> None:
-        """Record a blocking library call at ``node``.
+        """Record a library call of ``category`` at ``node``.
 
         A call that is awaited cannot be the sync API it looks like (``sqlite3`` returns
-        no awaitables), so the inferred type was wrong: no event.
+        no awaitables), so the inferred type was wrong: no event. Nor for a call the code
+        decides to run in a thread in the other branch of an ``if`` (see ``_threads``).
         """
-        if id(node) in self._awaited:
+        if id(node) in self._awaited or id(node) in self._decided:
             return
         line, col = _position(node)
         self.events.append(Event(line, col, category=category, name=name))
+
+    def hand_off(
+        self, node: ast.AST, handed: Value | None, argument: ast.expr | None
+    ) -> Value | None:
+        """Record that ``handed`` (the expression ``argument``) is called in a worker thread,
+        from the call at ``node``; returns ``handed``.
+
+        A parameter handed over makes this function a wrapper: its callers' arguments for
+        that parameter run in the thread.
+        """
+        param = self._param_in(argument)
+        if param is not None:
+            self.thread_params.add(param)
+        line, col = _position(node)
+        if isinstance(handed, FunctionValue):
+            if not handed.function.is_async:
+                self.events.append(Event(line, col, entry=handed.function))
+            return handed
+        if isinstance(handed, BoundMethod):
+            name = f"{handed.type}.{handed.name}"
+            category = catalog.BLOCKING_METHODS.get((handed.type, handed.name))
+        elif isinstance(handed, Ref):
+            name, category = handed.name, catalog.BLOCKING_CALLS.get(handed.name)
+        else:
+            return handed
+        if category is Category.LOOP_ONLY:
+            self.events.append(Event(line, col, category=category, name=name, handed=True))
+        return handed
+
+    def _param_in(self, node: ast.expr | None) -> str | None:
+        """The parameter whose argument ``node`` calls: ``fn`` or ``partial(fn, ...)``."""
+        if isinstance(node, ast.Call) and node.args and ast.unparse(node.func).endswith("partial"):
+            node = node.args[0]
+        return self._params.get(node.id) if isinstance(node, ast.Name) else None
 
     def call_event(self, node: ast.AST, function: FunctionInfo) -> None:
         """Record a call into the project at ``node``."""
@@ -443,6 +566,22 @@ class Walker:
 
 def _position(node: ast.AST) -> tuple[int, int]:
     return getattr(node, "lineno", 1), getattr(node, "col_offset", 0) + 1
+
+
+def _argument(
+    slot: catalog.ArgumentSlot,
+    node: ast.Call,
+    arguments: list[Value | None],
+    keywords: dict[str, Value | None],
+) -> tuple[Value | None, ast.expr | None]:
+    """The value and the expression of the argument in ``slot`` of the call ``node``."""
+    position, keyword = slot
+    if len(arguments) > position:
+        return arguments[position], node.args[position]
+    for item in node.keywords:
+        if keyword is not None and item.arg == keyword:
+            return keywords.get(keyword), item.value
+    return None, None
 
 
 def _first(values: list[Value | None]) -> Value | None:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from loopsafe.cli import main as loopsafe_main
-from loopsafe.watch.lint.cli import main
-from loopsafe.watch.lint.rules import RULES
+from loopsafe.lint.cli import main
+from loopsafe.lint.rules import RULES
 
 from ._project import line_of, write_project
 
@@ -82,13 +82,13 @@ def test_findings_exit_1_with_ruff_like_lines_help_and_summary(
     assert lines[1] == f"  help: {FIX['LS301']}"
     assert lines[3] == f"  help: {FIX['LS302']}"
     assert "handler -> app.helpers.slow (app/helpers.py:5) -> time.sleep" in lines[2]
-    assert lines[-1] == "Found 2 blocking calls."
+    assert lines[-1] == "Found 2 problems."
 
 
 def test_clean_path_exits_0(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     status, out, _ = run(capsys, "app/quiet.py")
     assert status == 0
-    assert out == "No blocking calls found.\n"
+    assert out == "No problems found.\n"
 
 
 def test_top_level_dispatch(project: Path, capsys: pytest.CaptureFixture[str]) -> None:

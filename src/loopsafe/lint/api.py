@@ -6,13 +6,13 @@ import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from loopsafe.watch.lint._analyze import Analyzer
-from loopsafe.watch.lint._callgraph import Summary, summarize
-from loopsafe.watch.lint._index import FunctionInfo, ProjectIndex
-from loopsafe.watch.lint._noqa import Suppressions, is_suppressed, parse_noqa
-from loopsafe.watch.lint._values import Event
-from loopsafe.watch.lint.findings import Finding, Hop, ParseError, Report
-from loopsafe.watch.lint.rules import code_matches, rule_for
+from loopsafe.lint._analyze import Analyzer
+from loopsafe.lint._callgraph import Summary, summarize
+from loopsafe.lint._index import FunctionInfo, ProjectIndex
+from loopsafe.lint._noqa import Suppressions, is_suppressed, parse_noqa
+from loopsafe.lint._values import Event
+from loopsafe.lint.findings import Finding, Hop, ParseError, Report
+from loopsafe.lint.rules import Category, code_matches, rule_for
 
 DEFAULT_MAX_DEPTH = 6
 """Most functions followed between an async def and the blocking call (the async def
@@ -27,7 +27,9 @@ def lint_paths(
     ignore: Iterable[str] = (),
     max_depth: int = DEFAULT_MAX_DEPTH,
 ) -> list[Finding]:
-    """Blocking calls inside the ``async def`` functions of the Python files under ``paths``.
+    """What the rules find in the Python files under ``paths``: blocking calls inside
+    ``async def`` functions, loop-only asyncio calls in code handed to worker threads,
+    ``get_event_loop()`` in coroutines.
 
     Files that cannot be parsed are skipped (see :func:`check_paths` to get them); a path
     that does not exist raises ``FileNotFoundError``. ``pyproject.toml`` is not read here.
@@ -61,11 +63,18 @@ def check_paths(
     noqa: dict[Path, Suppressions] = {}
     findings: dict[tuple[str, int, int, str], Finding] = {}
     for function in functions:
-        if not function.is_async or not function.module.reported or allowed(function.qualname):
+        if not function.module.reported or allowed(function.qualname):
             continue
         path = function.module.path
-        for event in analyzer.facts(function).events:
-            for finding in _findings(function, event, summaries, allowed):
+        events = analyzer.facts(function).events
+        if analyzer.is_thread_body(function):
+            # ``Thread.start()`` hands ``run`` to the new thread: the def line is the hand-off.
+            line, col = function.node.lineno, function.node.col_offset + 1
+            events = [*events, Event(line, col, entry=function)]
+        for event in events:
+            found = _findings(function, event, summaries, allowed) if function.is_async else []
+            found += _thread_findings(function, event, summaries, allowed)
+            for finding in found:
                 if selected is not None and not code_matches(finding.code, selected):
                     continue
                 if code_matches(finding.code, ignored):
@@ -110,11 +119,16 @@ def _findings(
 ) -> list[Finding]:
     path = display_path(function.module.path)
     start = Hop(function.qualname, path, event.line)
+    if event.category is Category.GET_EVENT_LOOP:
+        rule = rule_for(event.category, indirect=False)
+        message = f"`asyncio.get_event_loop()` in async def `{function.local_name}`"
+        chain: tuple[Hop, ...] = (start, Hop(event.name))
+        return [Finding(path, event.line, event.col, rule.code, message, chain, rule.fix)]
     if event.category is not None:
-        if allowed(event.name):
+        if not event.category.blocks or allowed(event.name):
             return []
         rule = rule_for(event.category, indirect=False)
-        chain: tuple[Hop, ...] = (start, Hop(event.name))
+        chain = (start, Hop(event.name))
         message = (
             f"blocking {event.category.value} `{_short(event.name)}` "
             f"in async def `{function.local_name}`"
@@ -125,6 +139,8 @@ def _findings(
         return []
     found = []
     for category, rest in summaries.get(callee, {}).items():
+        if not category.blocks:
+            continue
         rule = rule_for(category, indirect=True)
         chain = (start, *(_relative(step) for step in rest))
         message = (
@@ -133,6 +149,45 @@ def _findings(
         )
         found.append(Finding(path, event.line, event.col, rule.code, message, chain, rule.fix))
     return found
+
+
+def _thread_findings(
+    function: FunctionInfo,
+    event: Event,
+    summaries: dict[FunctionInfo, Summary],
+    allowed: Callable[[str], bool],
+) -> list[Finding]:
+    """Loop-only asyncio calls in what ``event`` hands to a worker thread.
+
+    The finding is at the hand-off; its chain runs from there through the function run in
+    the thread (a lambda counts as one) and any helpers to the asyncio call.
+    """
+    path = display_path(function.module.path)
+    start = Hop(function.qualname, path, event.line)
+    if event.handed:
+        if allowed(event.name):
+            return []
+        chain: tuple[Hop, ...] = (start, Hop(event.name))
+        indirect = False
+    elif event.entry is not None and not allowed(event.entry.qualname):
+        rest = summaries.get(event.entry, {}).get(Category.LOOP_ONLY)
+        if rest is None:
+            return []
+        chain = (start, *(_relative(step) for step in rest))
+        # (hand-off, thread function, asyncio call): the thread function made the call.
+        indirect = len(chain) > 3
+    else:
+        return []
+    rule = rule_for(Category.LOOP_ONLY, indirect=indirect)
+    where = (
+        "in the `run()` of a threading.Thread"
+        if event.entry is function
+        else f"in code run in a thread from `{function.local_name}`"
+    )
+    message = (
+        f"asyncio call that is not thread-safe, {where}: {format_chain(chain, function.local_name)}"
+    )
+    return [Finding(path, event.line, event.col, rule.code, message, chain, rule.fix)]
 
 
 def format_chain(chain: tuple[Hop, ...], first: str) -> str:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from loopsafe.watch.lint._index import FunctionInfo
-from loopsafe.watch.lint.rules import Category
+from loopsafe.lint._index import FunctionInfo
+from loopsafe.lint.rules import Category
 
 
 @dataclass(frozen=True)
@@ -49,10 +49,13 @@ Value = Instance | Ref | BoundMethod | FunctionValue | Managed
 
 @dataclass(frozen=True)
 class Event:
-    """Something a function body does at ``line:col`` that may block.
+    """Something a function body does at ``line:col`` that a rule may be about.
 
-    Either a blocking library call (``category`` and ``name`` set) or a call to a project
-    function (``callee`` set) whose own body decides.
+    One of: a library call a rule names (``category`` and ``name`` set); a call to a
+    project function (``callee`` set) whose own body decides; a project function handed
+    to a worker thread (``entry`` set: its body runs off the loop); or a library callable
+    handed straight to a worker thread (``handed`` true, ``name`` and ``category`` say
+    which).
     """
 
     line: int
@@ -60,6 +63,8 @@ class Event:
     category: Category | None = None
     name: str = ""
     callee: FunctionInfo | None = None
+    entry: FunctionInfo | None = None
+    handed: bool = False
 
 
 @dataclass
@@ -70,3 +75,6 @@ class Facts:
     returns: Value | None
     nested: list[FunctionInfo]
     self_attrs: dict[str, Value]
+    # Parameters whose argument the function hands to a worker thread (``def
+    # offload(fn): return asyncio.to_thread(fn)``): its callers' arguments run there.
+    thread_params: frozenset[str] = frozenset()

@@ -1,4 +1,5 @@
-"""``loopsafe lint PATH...``: report blocking calls inside ``async def``."""
+"""``loopsafe lint PATH...``: report blocking calls inside ``async def``, asyncio touched
+from worker threads, and ``get_event_loop()`` in coroutines."""
 
 from __future__ import annotations
 
@@ -6,10 +7,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from loopsafe.watch.lint._config import Config, ConfigError, find_config
-from loopsafe.watch.lint._output import render_error, render_json, render_text
-from loopsafe.watch.lint.api import DEFAULT_MAX_DEPTH, check_paths
-from loopsafe.watch.lint.rules import CODES, RULES
+from loopsafe.lint._config import Config, ConfigError, find_config
+from loopsafe.lint._output import render_error, render_json, render_text
+from loopsafe.lint.api import DEFAULT_MAX_DEPTH, check_paths
+from loopsafe.lint.rules import CODES, RULES
 
 EXIT_CLEAN = 0
 EXIT_FINDINGS = 1
@@ -21,7 +22,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="loopsafe lint",
         description="Report blocking calls (sqlite3, file I/O, time.sleep, sync HTTP, "
-        "subprocess) inside async def, also when reached through helper functions.",
+        "subprocess) inside async def, asyncio calls that are not thread-safe in code run "
+        "in a worker thread, also when reached through helper functions, and "
+        "asyncio.get_event_loop() in async def.",
         epilog=f"rules:\n{rules}\n\nexit status: 0 clean, 1 findings, 2 usage or parse errors",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
