@@ -4,7 +4,7 @@ Open a Database with ``loopsafe.open(path)`` (not in ``__all__``: it would shado
 builtin ``open`` under ``from loopsafe import *``).
 """
 
-from loopsafe.engine import Database, ExecuteResult
+from loopsafe.engine import Database, ExecuteResult, Stats
 from loopsafe.engine import open as open
 from loopsafe.errors import (
     AbortedError,
@@ -22,6 +22,7 @@ from loopsafe.errors import (
     ReadOnlyError,
     SQLError,
     TransactionError,
+    WrongLoopError,
 )
 
 __version__ = "0.1.0"
@@ -43,5 +44,7 @@ __all__ = [
     "ParameterError",
     "ReadOnlyError",
     "SQLError",
+    "Stats",
     "TransactionError",
+    "WrongLoopError",
 ]

@@ -23,6 +23,7 @@ __all__ = [
     "ReadOnlyError",
     "SQLError",
     "TransactionError",
+    "WrongLoopError",
 ]
 
 
@@ -111,3 +112,11 @@ class AbortedError(Error):
 
 class ClosedError(Error):
     """The Database is closed (or closing) and takes no more calls."""
+
+
+class WrongLoopError(Error):
+    """The Database was used from an event loop other than the one that opened it.
+
+    Nothing was queued. A Database's threads answer on the loop that opened it: open one
+    Database per event loop (per thread running a loop).
+    """

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import sqlite3
 from collections.abc import Callable
@@ -52,16 +53,33 @@ class Options:
         if self.durability not in ("normal", "full"):
             raise ValueError(f"durability must be 'normal' or 'full', not {self.durability!r}")
         for name in ("read_queue", "write_queue", "max_batch", "progress_steps"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be at least 1")
-        for name in ("busy_timeout", "max_batch_wait", "transaction_timeout"):
-            if float(getattr(self, name)) < 0:
-                raise ValueError(f"{name} must not be negative")
-        if self.timeout is not None and self.timeout <= 0:
-            raise ValueError("timeout must be positive (or None for no default deadline)")
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a whole number of at least 1, not {value!r}")
+        for name in (
+            "busy_timeout",
+            "max_batch_wait",
+            "transaction_timeout",
+            "iterate_idle_timeout",
+        ):
+            _check_seconds(
+                name, getattr(self, name), zero=name in ("busy_timeout", "max_batch_wait")
+            )
+        if self.timeout is not None:
+            _check_seconds("timeout", self.timeout, zero=False)
         if not callable(self.rows) and self.rows not in ("tuple", "dict", "row"):
             raise ValueError("rows must be 'tuple', 'dict', 'row' or a row factory callable")
 
     @property
     def memory(self) -> bool:
         return os.fspath(self.path) == ":memory:"
+
+
+def _check_seconds(name: str, value: object, *, zero: bool) -> None:
+    # Validated once here, so no thread meets an infinite or negative wait later: a thread
+    # that did (queue.get(timeout=inf) raises OverflowError) would fail or die mid-call.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{name} must be a number of seconds, not {value!r}")
+    if not math.isfinite(value) or value < 0 or (value == 0 and not zero):
+        least = "zero or more" if zero else "more than zero"
+        raise ValueError(f"{name} must be a finite number of seconds, {least}; not {value!r}")
