@@ -171,7 +171,8 @@ class Database:
         wait: bool = False,
     ) -> Coroutine[Any, Any, ExecuteResult]:
         """Run one statement once per parameter set, atomically (all rows or none), on
-        the writer; return the total ``rowcount`` (``lastrowid``: the last row inserted).
+        the writer; return the total ``rowcount`` (``lastrowid`` is ``None``, as in
+        ``sqlite3``).
 
         ``seq_of_params`` is read at once, on the loop. It runs in its own SAVEPOINT
         inside the group commit: if any parameter set fails, none stays.
