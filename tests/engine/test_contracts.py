@@ -56,7 +56,7 @@ async def test_a_bug_after_a_group_commit_does_not_fail_the_writes_it_committed(
         writer = db._pool.writer
         assert writer is not None
         original = writer.commit_group
-        broken = []
+        broken: list[int] = []
 
         def commit_then_fail(conn: sqlite3.Connection, group: list[Request]) -> None:
             original(conn, group)  # committed and reported
@@ -338,7 +338,7 @@ async def test_readonly_query_per_row_inside_iterations_does_not_stall(path: Pat
                 total += int(await db.fetchval("SELECT ?", (x,), timeout=10))
             return total
 
-        assert await asyncio.gather(walk(), walk()) == [55, 55]
+        assert list(await asyncio.gather(walk(), walk())) == [55, 55]
 
 
 # 10. Every chunk of an iteration gets the Database's default timeout.
