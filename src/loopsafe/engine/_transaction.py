@@ -80,7 +80,8 @@ class Transaction:
     def __init__(self, calls: Calls, timeout: float | None, wait: bool = False) -> None:
         self._calls = calls
         self._wait = wait
-        self._timeout = calls.timeout(timeout)
+        # Validated now; None stays None: the block's limit is then transaction_timeout.
+        self._timeout = None if timeout is None else calls.timeout(timeout)
         self._state: TransactionState | None = None
         self._nested = False
 
