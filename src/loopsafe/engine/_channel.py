@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections.abc import Callable
 
-from loopsafe.engine._completions import Completions
 from loopsafe.engine._request import STOP, Request, Stop
 
 
@@ -37,7 +37,7 @@ class Channel:
         """Ask the serving thread to let go (any thread); harmless once it has."""
         self.queue.put(STOP)
 
-    def close(self, why: BaseException, completions: Completions) -> None:
+    def close(self, why: BaseException, post: Callable[[Request], None]) -> None:
         """Stop serving (worker thread): fail whatever is still queued with ``why``."""
         with self.lock:
             self.dead = why
@@ -45,4 +45,4 @@ class Channel:
                 late = self.queue.get_nowait()
                 if late is not STOP:
                     late.error = type(why)(*why.args)
-                    completions.post(late)
+                    post(late)

@@ -10,12 +10,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from loopsafe import errors
-from loopsafe.engine._channel import Channel
 from loopsafe.engine._completions import Completions
 from loopsafe.engine._lane import Lane
 from loopsafe.engine._options import Options
 from loopsafe.engine._reader import Reader
-from loopsafe.engine._request import STOP, Op, Request
+from loopsafe.engine._request import STOP, FollowUps, Op, Request
 from loopsafe.engine._worker import Worker
 from loopsafe.engine._writer import Writer
 
@@ -32,7 +31,7 @@ class WorkerPool:
         self.completions = completions
         self.read = read
         self.write = write
-        self.iterators: set[Channel] = set()
+        self.iterators: set[FollowUps] = set()
         self.workers: list[Worker] = []
         self.writer: Writer | None = None
 

@@ -19,8 +19,7 @@ from time import perf_counter
 from typing import Any
 
 from loopsafe import errors
-from loopsafe.engine._channel import Channel
-from loopsafe.engine._request import STOP, Op, Request, Stop
+from loopsafe.engine._request import STOP, FollowUps, Op, Request, Stop
 from loopsafe.engine._worker import Worker
 
 BATCH = 32  # most reads one reader takes at once
@@ -58,7 +57,9 @@ _costs = StatementCosts()
 class Reader(Worker):
     """Serves the read lane with its own ``query_only`` connection."""
 
-    def __init__(self, *args: Any, source: queue.SimpleQueue[Any], iterators: set[Channel]) -> None:
+    def __init__(
+        self, *args: Any, source: queue.SimpleQueue[Any], iterators: set[FollowUps]
+    ) -> None:
         super().__init__(*args)
         self.source = source
         self.iterators = iterators
@@ -186,7 +187,7 @@ class Reader(Worker):
                     return
                 step = nxt
         finally:
-            channel.close(why, self.completions)
+            channel.close(why, self.completions.post)
             self.iterators.discard(channel)
             if cursor is not None:
                 cursor.close()

@@ -7,16 +7,14 @@ holds what both sides read and write.
 from __future__ import annotations
 
 import asyncio
+import queue
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final, Protocol
 
-if TYPE_CHECKING:
-    from loopsafe.engine._channel import Channel
-    from loopsafe.engine._lane import Lane
-    from loopsafe.engine._worker import Worker
+from loopsafe.engine._lane import Lane
 
 Params = Sequence[Any] | dict[str, Any]
 ConnectionFn = Callable[[sqlite3.Connection], Any]
@@ -63,6 +61,31 @@ class Stop(Enum):
 
 
 STOP: Final = Stop.STOP
+
+
+class FollowUps(Protocol):
+    """A channel (``_channel.Channel``) as the thread serving it sees it: where one task's
+    next calls come from (the chunks of an iteration, the statements of a transaction)."""
+
+    @property
+    def queue(self) -> queue.SimpleQueue[Request | Stop]: ...
+
+    @property
+    def timeout(self) -> float | None: ...
+
+    def close(self, why: BaseException, post: Callable[[Request], None]) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+class Runner(Protocol):
+    """The thread running a request, as the loop sees it when it stops the request."""
+
+    @property
+    def current(self) -> Request | None: ...
+
+    @property
+    def conn(self) -> sqlite3.Connection | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +139,7 @@ class Request:
         params: Any = (),
         *,
         fn: ConnectionFn | None = None,
-        channel: Channel | None = None,
+        channel: FollowUps | None = None,
         chunk: int = 0,
         outside_transaction: bool = False,
         readonly: bool = False,
@@ -137,7 +160,7 @@ class Request:
         self.answered = False
         self.result: Any = None
         self.error: BaseException | None = None
-        self.worker: Worker | None = None  # the thread running it, once started
+        self.worker: Runner | None = None  # the thread running it, once started
 
     def stop(self) -> None:
         """Stop this call (loop thread): flag it, and interrupt its statement if it runs now.

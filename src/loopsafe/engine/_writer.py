@@ -8,8 +8,7 @@ from time import monotonic
 from typing import Any
 
 from loopsafe import errors
-from loopsafe.engine._channel import Channel
-from loopsafe.engine._request import STOP, Op, Request, Stop, shares_group_commit
+from loopsafe.engine._request import STOP, FollowUps, Op, Request, Stop, shares_group_commit
 from loopsafe.engine._worker import Worker
 
 # What running one request of a group did to the group's transaction.
@@ -36,7 +35,7 @@ class Writer(Worker):
     def __init__(self, *args: Any, source: queue.SimpleQueue[Any]) -> None:
         super().__init__(*args)
         self.source = source
-        self.channel: Channel | None = None
+        self.channel: FollowUps | None = None
 
     def serve(self, conn: sqlite3.Connection) -> None:
         source = self.source
@@ -236,7 +235,7 @@ class Writer(Worker):
                 else errors.AbortedError("the transaction was cancelled before it began")
             )
         if req.error is not None:
-            channel.close(req.error, self.completions)
+            channel.close(req.error, self.completions.post)
             self.completions.post(req)
             return
         self.channel = channel
@@ -280,7 +279,7 @@ class Writer(Worker):
         finally:
             self.channel = None
             self.rollback(conn)  # after COMMIT this does nothing
-            channel.close(why, self.completions)
+            channel.close(why, self.completions.post)
 
     def savepoint(self, conn: sqlite3.Connection, item: Request, names: list[str]) -> None:
         if item.op is Op.SAVEPOINT:
