@@ -14,7 +14,7 @@ from typing import Any
 from loopsafe import errors
 from loopsafe.engine._lane import Lane
 from loopsafe.engine._options import Options
-from loopsafe.engine._request import Op, Request
+from loopsafe.engine._request import ConnectionFn, FollowUps, Op, Request
 
 
 class Calls:
@@ -59,11 +59,20 @@ class Calls:
         return timeout
 
     def request(
-        self, op: Op, timeout: float | None, lane: Lane | None = None, **fields: Any
+        self,
+        op: Op,
+        timeout: float | None,
+        lane: Lane | None = None,
+        sql: str = "",
+        params: Any = (),
+        fn: ConnectionFn | None = None,
+        readonly: bool = False,
+        channel: FollowUps | None = None,
     ) -> Request:
         """A new request whose deadline is ``timeout`` seconds from now (or none)."""
         deadline = None if timeout is None else monotonic() + timeout
-        return Request(op, self.loop.create_future(), deadline, lane, **fields)
+        future = self.loop.create_future()
+        return Request(op, future, deadline, lane, sql, params, fn, readonly, False, channel)
 
     async def wait(self, req: Request, timeout: float | None) -> Any:
         """Await ``req``'s result; on a cancel or its deadline, stop its statement.

@@ -36,19 +36,16 @@ class StatementCosts:
     LIMIT = 4096
 
     def __init__(self) -> None:
-        self._fast: set[str] = set()
-
-    def is_fast(self, sql: str) -> bool:
-        return sql in self._fast
+        self.fast: set[str] = set()  # read directly in the hot path: `sql in costs.fast`
 
     def record(self, sql: str, seconds: float) -> None:
         """Remember how long ``sql`` took: fast ones may share a batch from now on."""
         if seconds >= SLOW:
-            self._fast.discard(sql)  # slow this time (other parameters?): alone from now on
+            self.fast.discard(sql)  # slow this time (other parameters?): alone from now on
             return
-        if len(self._fast) >= self.LIMIT:
-            self._fast.clear()
-        self._fast.add(sql)
+        if len(self.fast) >= self.LIMIT:
+            self.fast.clear()
+        self.fast.add(sql)
 
 
 _costs = StatementCosts()
@@ -92,8 +89,9 @@ class Reader(Worker):
         """Run the batch's known-fast calls and report them together; at the first call
         that must run alone, report what is done, hand the rest back, run it. False on STOP."""
         done: list[Request] = []
+        fast = _costs.fast
         for index, req in enumerate(batch):
-            if req is not STOP and req.op is not Op.ITERATE and _costs.is_fast(req.sql):
+            if req is not STOP and req.op is not Op.ITERATE and req.sql in fast:
                 started = perf_counter()
                 self.execute(conn, req)
                 done.append(req)

@@ -137,13 +137,13 @@ class Request:
         lane: Lane | None = None,
         sql: str = "",
         params: Any = (),
-        *,
         fn: ConnectionFn | None = None,
+        readonly: bool = False,
+        outside_transaction: bool = False,
         channel: FollowUps | None = None,
         chunk: int = 0,
-        outside_transaction: bool = False,
-        readonly: bool = False,
     ) -> None:
+        # Positional in the hot path (keyword arguments cost the loop thread time per call).
         self.op = op
         self.fut = fut
         self.deadline = deadline  # monotonic seconds

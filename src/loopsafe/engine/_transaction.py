@@ -10,7 +10,7 @@ from typing import Any
 from loopsafe import errors
 from loopsafe.engine._calls import Calls, consume
 from loopsafe.engine._channel import Channel
-from loopsafe.engine._request import Op
+from loopsafe.engine._request import ConnectionFn, Op
 
 
 class TransactionState:
@@ -37,19 +37,30 @@ class TransactionState:
         self.outer = outer
         self.ended = False
 
-    async def call(self, op: Op, timeout: float | None, **fields: Any) -> Any:
+    async def call(
+        self,
+        op: Op,
+        timeout: float | None,
+        sql: str = "",
+        params: Any = (),
+        fn: ConnectionFn | None = None,
+        readonly: bool = False,
+    ) -> Any:
         """Run one call on the writer inside this transaction (no queue admission: the
         transaction already holds the writer)."""
         calls = self.calls
         timeout = calls.timeout(timeout)
-        req = calls.request(op, timeout, **fields)
+        req = calls.request(op, timeout, None, sql, params, fn, readonly)
         self.channel.send(req)
         return await calls.wait(req, timeout)
 
 
 # The open transactions of the running context, innermost first. Tasks started inside a
 # block (directly, or by gather / wait_for / shield) inherit it and so join the block.
-_current: ContextVar[TransactionState | None] = ContextVar("loopsafe_transaction", default=None)
+open_transactions: ContextVar[TransactionState | None] = ContextVar(
+    "loopsafe_transaction", default=None
+)
+_current = open_transactions
 
 
 def current_transaction(calls: Calls) -> TransactionState | None:

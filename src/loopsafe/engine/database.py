@@ -7,7 +7,9 @@ import os
 import sqlite3
 import uuid
 import weakref
+from asyncio import get_running_loop
 from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Iterable
+from time import monotonic
 from types import TracebackType
 from typing import Any, Literal, TypeVar, overload
 
@@ -21,7 +23,7 @@ from loopsafe.engine._pool import WorkerPool
 from loopsafe.engine._request import ConnectionFn, ExecuteResult, Op, Params, Request
 from loopsafe.engine._routing import Kind, statement_kind
 from loopsafe.engine._stats import Stats
-from loopsafe.engine._transaction import Transaction, current_transaction
+from loopsafe.engine._transaction import Transaction, current_transaction, open_transactions
 
 T = TypeVar("T")
 LaneChoice = Literal["auto", "read", "write"]
@@ -331,12 +333,12 @@ class Database:
         self._streams.add(channel)
         try:
             rows, more = await self._call(
-                Op.ITERATE, sql, params, timeout, wait, "read", channel=channel, chunk=chunk
+                Op.ITERATE, sql, params, timeout, wait, "read", None, channel, chunk
             )
             while True:
                 if more:
                     # Prefetch the next chunk while this one is consumed.
-                    step = calls.request(Op.NEXT_CHUNK, timeout, sql=sql)
+                    step = calls.request(Op.NEXT_CHUNK, timeout, None, sql)
                     channel.send(step)
                 for row in rows:
                     yield row
@@ -427,30 +429,32 @@ class Database:
         wait: bool,
         lane: LaneChoice,
         fn: ConnectionFn | None = None,
-        **fields: Any,
+        channel: Channel | None = None,
+        chunk: int = 0,
     ) -> Any:
-        calls = self._calls
-        calls.check_loop()
+        # Every call passes here: kept inline and positional, the loop thread's cost per
+        # call is what bounds the throughput of point reads.
+        loop = self._loop
+        if get_running_loop() is not loop:
+            self._calls.check_loop()  # raises WrongLoopError
         kind = Kind.WRITE if op is Op.CALL or op is Op.SCRIPT else statement_kind(sql)
         # Forced to the read lane: it must not write, whichever connection serves it.
         readonly = lane == "read" and op is not Op.ITERATE
-        state = current_transaction(calls)
-        if state is not None:
-            return await state.call(op, timeout, sql=sql, params=params, fn=fn, readonly=readonly)
-        if calls.closed:
+        if open_transactions.get() is not None:
+            state = current_transaction(self._calls)
+            if state is not None:
+                return await state.call(op, timeout, sql, params, fn, readonly)
+        if self._calls.closed:
             raise errors.ClosedError("the Database is closed")
-        if kind is Kind.ALONE or op is Op.SCRIPT:
-            fields["outside_transaction"] = True
+        outside = kind is Kind.ALONE or op is Op.SCRIPT
         target = self._read if op is Op.ITERATE else self._route(kind, lane)
-        timeout = calls.timeout(timeout)
+        timeout = self.options.timeout if timeout is None else self._calls.timeout(timeout)
         if target.inflight < target.limit and not target.waiters:
             target.inflight += 1  # Lane.acquire's fast path, without creating a coroutine
         else:
-            started = self._loop.time()
+            started = loop.time()
             try:
-                await target.acquire(
-                    self._loop, wait, None if timeout is None else started + timeout
-                )
+                await target.acquire(loop, wait, None if timeout is None else started + timeout)
             except errors.OverloadedError:
                 if wait and timeout is not None:  # the deadline passed while waiting
                     raise errors.DeadlineError(
@@ -458,26 +462,36 @@ class Database:
                         f"{target.name} lane; it never ran"
                     ) from None
                 raise
-            if calls.closed:
+            if self._calls.closed:
                 target.release()
                 raise errors.ClosedError("the Database closed while the call waited for a slot")
             if timeout is not None:  # one deadline for the wait and the call together
-                timeout = max(0.0, timeout - (self._loop.time() - started))
+                timeout = max(0.0, timeout - (loop.time() - started))
         if timeout is None:
             # The hot path, inlined: no deadline, so no timer and no extra coroutine.
-            fut = self._loop.create_future()
-            req = Request(op, fut, None, target, sql, params, fn=fn, readonly=readonly, **fields)
+            fut = loop.create_future()
+            req = Request(op, fut, None, target, sql, params, fn, readonly, outside, channel, chunk)
             target.queue.put(req)
             try:
                 return await fut
             except asyncio.CancelledError:
                 req.stop()
                 raise
-        req = calls.request(
-            op, timeout, target, sql=sql, params=params, fn=fn, readonly=readonly, **fields
+        req = Request(
+            op,
+            loop.create_future(),
+            monotonic() + timeout,
+            target,
+            sql,
+            params,
+            fn,
+            readonly,
+            outside,
+            channel,
+            chunk,
         )
         target.queue.put(req)
-        return await calls.wait(req, timeout)
+        return await self._calls.wait(req, timeout)
 
     def _route(self, kind: Kind, lane: LaneChoice) -> Lane:
         if lane == "auto":
