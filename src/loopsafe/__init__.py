@@ -8,6 +8,7 @@ from loopsafe.engine import Database, ExecuteResult, Stats
 from loopsafe.engine import open as open
 from loopsafe.errors import (
     AbortedError,
+    ArgumentError,
     BusyError,
     CannotOpenError,
     ClosedError,
@@ -29,6 +30,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AbortedError",
+    "ArgumentError",
     "BusyError",
     "CannotOpenError",
     "ClosedError",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "AbortedError",
+    "ArgumentError",
     "BusyError",
     "CannotOpenError",
     "ClosedError",
@@ -29,6 +30,14 @@ __all__ = [
 
 class Error(Exception):
     """Base class of every loopsafe error."""
+
+
+class ArgumentError(Error, ValueError):
+    """An option of ``open()`` or an argument of a call has a value loopsafe can't use
+    (a negative or infinite duration, an unknown ``lane``, ``chunk=0``, ...).
+
+    Raised before anything runs. Also a ``ValueError``. Fix the value; the message names it.
+    """
 
 
 class SQLError(Error):

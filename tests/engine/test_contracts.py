@@ -89,7 +89,7 @@ async def test_a_bug_after_a_group_commit_does_not_fail_the_writes_it_committed(
 async def test_timing_options_must_be_finite_and_not_negative(
     path: Path, option: dict[str, float]
 ) -> None:
-    with pytest.raises(ValueError, match="finite"):
+    with pytest.raises(loopsafe.ArgumentError, match="finite"):
         await loopsafe.open(path, **option)  # type: ignore[arg-type]
 
 

@@ -15,6 +15,7 @@ from loopsafe import errors
 from loopsafe.engine._lane import Lane
 from loopsafe.engine._options import Options
 from loopsafe.engine._request import ConnectionFn, FollowUps, Op, Request
+from loopsafe.errors import ArgumentError
 
 
 class Calls:
@@ -53,9 +54,9 @@ class Calls:
         if timeout is None:
             return self.options.timeout
         if isinstance(timeout, bool) or not isinstance(timeout, int | float):
-            raise TypeError(f"timeout must be a number of seconds or None, not {timeout!r}")
+            raise ArgumentError(f"timeout must be a number of seconds or None, not {timeout!r}")
         if not math.isfinite(timeout) or timeout < 0:
-            raise ValueError(f"timeout must be a finite number of seconds, not {timeout!r}")
+            raise ArgumentError(f"timeout must be a finite number of seconds, not {timeout!r}")
         return timeout
 
     def request(

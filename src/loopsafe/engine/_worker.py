@@ -12,7 +12,7 @@ from loopsafe import errors
 from loopsafe.engine._completions import Completions
 from loopsafe.engine._connect import connect
 from loopsafe.engine._options import Options
-from loopsafe.engine._request import ExecuteResult, Op, Params, Request
+from loopsafe.engine._request import STOP, ExecuteResult, Op, Params, Request, Stop
 from loopsafe.engine._routing import inserts_rows
 from loopsafe.engine._translate import translate
 
@@ -172,10 +172,10 @@ class Worker(threading.Thread):
         if req is not None:
             req.stop()
 
-    def fail_unanswered(self, reqs: Iterable[Request | Any], exc: BaseException) -> None:
+    def fail_unanswered(self, reqs: Iterable[Request | Stop], exc: BaseException) -> None:
         """After a bug in this thread's own code: fail what it has not answered yet."""
         for req in reqs:
-            if isinstance(req, Request) and not req.answered:
+            if req is not STOP and not req.answered:
                 req.result = None
                 req.error = exc
                 self.completions.post(req)

@@ -316,7 +316,7 @@ class Database:
         fetched and releases the reader.
         """
         if chunk < 1:
-            raise ValueError("chunk must be at least 1")
+            raise errors.ArgumentError("chunk must be at least 1")
         calls = self._calls
         calls.check_loop()
         timeout = calls.timeout(timeout)  # every chunk gets the default, not just the first
@@ -497,7 +497,7 @@ class Database:
         if lane == "auto":
             lane = "read" if kind is Kind.READ else "write"
         elif lane != "read" and lane != "write":
-            raise ValueError(f"lane must be 'auto', 'read' or 'write', not {lane!r}")
+            raise errors.ArgumentError(f"lane must be 'auto', 'read' or 'write', not {lane!r}")
         if self.options.readonly:
             if lane == "write" and kind is not Kind.ALONE:  # PRAGMA table_info is a read
                 raise errors.ReadOnlyError("the Database was opened with readonly=True")
