@@ -80,6 +80,7 @@ class Database:
             await self._pool.start(self._loop, memory_name)
         except BaseException:
             self._calls.closed = True
+            self._pool.signal_stop()  # cancelled while opening: let the threads finish
             raise
 
     # -- reading and writing -------------------------------------------------------------
@@ -592,6 +593,16 @@ def open(
     - ``mmap_size``, ``journal_size_limit``: bytes, see SQLite's PRAGMAs of those names.
     - ``progress_steps``: VM steps between a running statement's own deadline checks (a
       cancelled or timed-out call is also interrupted at once from the loop).
+
+    Durations are seconds, finite and not negative (``transaction_timeout``,
+    ``iterate_idle_timeout`` and ``timeout`` more than zero).
+
+    Returns an opener: awaiting it (or entering it) returns the open :class:`Database`.
+    Raises: ``ArgumentError`` at once for an option it can't use; when awaited,
+    ``CannotOpenError`` (missing directory, permissions), ``CorruptError`` (not a SQLite
+    file), ``ReadOnlyError``, ``BusyError`` (another process holds the file's lock past
+    ``busy_timeout`` while WAL is turned on). **Cancellation** while opening tells the
+    threads started so far to stop (they close their connections and exit by themselves).
     """
     options = Options(
         path=os.fspath(path),
