@@ -127,15 +127,11 @@ class Reader(Worker):
         started = perf_counter()
         ok = self.execute(conn, req)
         elapsed = perf_counter() - started
+        if req.op is Op.CALL:  # only callables can leave state behind (never batched: no sql)
+            self.reset(conn)
         self.completions.post(req)
         if ok and req.sql:
             _costs.record(req.sql, elapsed)
-
-    def execute(self, conn: sqlite3.Connection, req: Request) -> bool:
-        ok = super().execute(conn, req)
-        if req.op is Op.CALL:
-            self.reset(conn)
-        return ok
 
     def reset(self, conn: sqlite3.Connection) -> None:
         """Leave the connection as the next call expects it: no open transaction (a

@@ -47,14 +47,22 @@ def run_operation(conn: sqlite3.Connection, req: Request) -> Any:
         if row is None:
             return None
         return next(iter(row.values())) if isinstance(row, dict) else row[0]
-    if op is Op.EXECUTE:
+    if op is Op.EXECUTE or op is Op.EXECUTEMANY:
         before = conn.total_changes
-        cur = conn.execute(req.sql, req.params)
-        return _execute_result(conn, cur, req.sql, before)
-    if op is Op.EXECUTEMANY:
-        before = conn.total_changes
-        params: Iterable[Params] = req.params
-        return _execute_result(conn, conn.executemany(req.sql, params), req.sql, before)
+        if op is Op.EXECUTE:
+            cur = conn.execute(req.sql, req.params)
+        else:
+            params: Iterable[Params] = req.params
+            cur = conn.executemany(req.sql, params)
+        changed = conn.total_changes - before
+        rowcount = cur.rowcount
+        if rowcount < 0 and cur.description is None:
+            rowcount = changed  # sqlite3 reports -1 for `WITH ... INSERT`
+        # The connection's last insert rowid outlives the statement: an INSERT that inserted
+        # nothing, or an UPDATE, would report a row some earlier call (maybe another task's,
+        # in another table) inserted.
+        lastrowid = cur.lastrowid if changed and inserts_rows(req.sql) else None
+        return ExecuteResult(rowcount, lastrowid)
     if op is Op.CALL:
         assert req.fn is not None
         result = req.fn(conn)
@@ -89,20 +97,6 @@ def split_script(script: str) -> Iterator[str]:
         end = script.find(";", end + 1)
     if script[start:].strip():
         yield script[start:]
-
-
-def _execute_result(
-    conn: sqlite3.Connection, cur: sqlite3.Cursor, sql: str, before: int
-) -> ExecuteResult:
-    changed = conn.total_changes - before
-    rowcount = cur.rowcount
-    if rowcount < 0 and cur.description is None:
-        rowcount = changed  # sqlite3 reports -1 for `WITH ... INSERT`
-    # The connection's last insert rowid outlives the statement: an INSERT that inserted
-    # nothing, or an UPDATE, would report a row some earlier call (maybe another task's,
-    # in another table) inserted.
-    lastrowid = cur.lastrowid if changed > 0 and inserts_rows(sql) else None
-    return ExecuteResult(rowcount, lastrowid)
 
 
 def _drain_cursor(cursor: sqlite3.Cursor) -> Any:

@@ -9,7 +9,18 @@ from typing import Any
 
 from loopsafe import errors
 from loopsafe.engine._request import STOP, FollowUps, Op, Request, Stop, shares_group_commit
-from loopsafe.engine._worker import Worker
+from loopsafe.engine._worker import Worker, run_operation
+
+
+def run_read_only(conn: sqlite3.Connection, req: Request) -> Any:
+    """Run a read the readers could not take (``:memory:``, every reader streaming) or that
+    runs inside a transaction: with ``query_only`` on, so it can't write here either."""
+    conn.execute("PRAGMA query_only = ON")
+    try:
+        return run_operation(conn, req)
+    finally:
+        conn.execute("PRAGMA query_only = OFF")
+
 
 # What running one request of a group did to the group's transaction.
 OK = 0  # it succeeded
@@ -102,22 +113,7 @@ class Writer(Worker):
         self.completions.post(req)
 
     def execute(self, conn: sqlite3.Connection, req: Request) -> bool:
-        if not req.readonly:
-            return super().execute(conn, req)
-        # A read the readers could not take (``:memory:``, every reader streaming) or that
-        # runs inside a transaction: it must not write here either.
-        try:
-            conn.execute("PRAGMA query_only = ON")
-        except sqlite3.Error as exc:
-            req.error = self.error(exc, req)
-            return False
-        try:
-            return super().execute(conn, req)
-        finally:
-            try:
-                conn.execute("PRAGMA query_only = OFF")
-            except sqlite3.Error:
-                pass  # unusable connection: the next call reports why
+        return self.guard(req, run_read_only if req.readonly else run_operation, conn, req)
 
     def begin(self, conn: sqlite3.Connection, reqs: list[Request]) -> bool:
         self.rollback(conn)  # never start on top of a transaction something left open
