@@ -485,3 +485,28 @@ async def test_a_transaction_cancelled_while_waiting_logs_no_unretrieved_error(
         assert [c.get("message") for c in reported] == []
     finally:
         loop.set_exception_handler(None)
+
+
+async def test_a_transaction_waiting_for_a_write_slot_past_its_deadline_raises_deadline(
+    path: Path,
+) -> None:
+    async with loopsafe.open(path, write_queue=1) as db:
+        await _table(db)
+        holding, release = asyncio.Event(), asyncio.Event()
+
+        async def holder() -> None:
+            async with db.transaction():
+                holding.set()
+                await release.wait()
+
+        held = asyncio.create_task(holder())
+        await holding.wait()
+        queued = asyncio.create_task(db.execute("INSERT INTO t VALUES (1)"))  # takes the slot
+        await _until(lambda: db.stats().write_inflight == 1)
+        with pytest.raises(loopsafe.DeadlineError, match="waited for a write slot"):
+            async with db.transaction(wait=True, timeout=0.05):
+                pass
+        release.set()
+        await held
+        await queued
+        assert await _count(db) == 1

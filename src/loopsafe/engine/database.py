@@ -308,8 +308,9 @@ class Database:
         (``break`` out of ``async for`` closes it), or sits idle past
         ``iterate_idle_timeout``, after which its next chunk raises ``DeadlineError``. It
         never takes the last reader other calls could use: when the writer can't stand in
-        (``readonly=True``) or every reader streams already, and inside
-        :meth:`transaction`, the result is read whole (as :meth:`fetchall`) instead.
+        (``readonly=True``) or every reader streams already — and for ``:memory:``, a
+        statement that is not a read, or inside :meth:`transaction` — the result is read
+        whole (as :meth:`fetchall`) instead.
 
         Raises: ``ValueError`` for ``chunk`` < 1; otherwise as :meth:`fetchone`.
         **Deadline**: ``timeout`` (or the Database's default) bounds each chunk
