@@ -345,7 +345,7 @@ async def test_readonly_query_per_row_inside_iterations_does_not_stall(path: Pat
 
 
 async def test_later_chunks_of_an_iteration_keep_the_default_deadline(path: Path) -> None:
-    timeout = 2.0
+    timeout = 4.0  # only the second chunk comes near it: the rest takes milliseconds
     async with loopsafe.open(path, readers=1, timeout=timeout) as db:
         await _table(db, rows=12)
         blocked: list[float] = []
