@@ -119,13 +119,13 @@ class AbortedError(Error):
     """The statement was stopped because its caller went away (cancelled or closed)."""
 
 
-class ClosedError(Error):
-    """The Database is closed (or closing) and takes no more calls."""
-
-
 class WrongLoopError(Error):
     """The Database was used from an event loop other than the one that opened it.
 
     Nothing was queued. A Database's threads answer on the loop that opened it: open one
     Database per event loop (per thread running a loop).
     """
+
+
+class ClosedError(Error):
+    """The Database is closed (or closing) and takes no more calls."""
