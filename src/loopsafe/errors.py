@@ -23,6 +23,8 @@ __all__ = [
     "ParameterError",
     "ReadOnlyError",
     "SQLError",
+    "SchemaVersionError",
+    "StoreError",
     "TransactionError",
     "WrongLoopError",
 ]
@@ -104,7 +106,8 @@ class DiskFullError(Error):
 
 
 class OverloadedError(Error):
-    """The lane's queue is full: the call was refused at once, nothing ran.
+    """The lane refused the call at once, nothing ran: its queue is full, or a new call
+    could not start within its ``queue_budget``.
 
     Retry later (HTTP services answer 503 with ``Retry-After``), or pass
     ``wait=True`` to queue for a free slot up to the call's timeout.
@@ -129,3 +132,17 @@ class WrongLoopError(Error):
 
 class ClosedError(Error):
     """The Database is closed (or closing) and takes no more calls."""
+
+
+# -- stores ---------------------------------------------------------------------------------
+
+
+class StoreError(Error):
+    """A store (Cache, Flags, Queue) was used wrongly: not opened yet, bad arguments, ..."""
+
+
+class SchemaVersionError(StoreError):
+    """The store's file has a newer schema than this loopsafe knows; nothing was written.
+
+    Upgrade loopsafe, or open another file.
+    """

@@ -49,7 +49,7 @@ async def test_wait_true_queues_for_a_slot(path: Path) -> None:
             await blocker
 
 
-async def test_wait_true_gives_up_at_its_deadline_with_a_deadline_error(path: Path) -> None:
+async def test_wait_true_gives_up_at_its_deadline_with_deadline_error(path: Path) -> None:
     async with loopsafe.open(path, readers=1, read_queue=1) as db:
         blocker = asyncio.create_task(db.fetchval(ENDLESS))
         await asyncio.sleep(0)

@@ -503,7 +503,7 @@ async def test_a_transaction_waiting_for_a_write_slot_past_its_deadline_raises_d
         await holding.wait()
         queued = asyncio.create_task(db.execute("INSERT INTO t VALUES (1)"))  # takes the slot
         await _until(lambda: db.stats().write_inflight == 1)
-        with pytest.raises(loopsafe.DeadlineError, match="waited for a write slot"):
+        with pytest.raises(loopsafe.DeadlineError, match="waited for a slot in the write lane"):
             async with db.transaction(wait=True, timeout=0.05):
                 pass
         release.set()

@@ -26,8 +26,9 @@ class Calls:
     def __init__(self, loop: asyncio.AbstractEventLoop, options: Options) -> None:
         self.loop = loop
         self.options = options
-        self.read = Lane("read", options.read_queue)
-        self.write = Lane("write", options.write_queue)
+        budget = options.queue_budget
+        self.read = Lane("read", options.read_queue, options.readers, budget)
+        self.write = Lane("write", options.write_queue, 1, budget)
         self.closed = False  # set when close() begins: no new calls
 
     def check(self) -> None:

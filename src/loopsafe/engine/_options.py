@@ -32,6 +32,7 @@ class Options:
     busy_timeout: float = 5.0
     read_queue: int = 1024
     write_queue: int = 1024
+    queue_budget: float | None = 0.05
     max_batch: int = 256
     max_batch_wait: float = 0.0
     timeout: float | None = None
@@ -69,6 +70,8 @@ class Options:
             )
         if self.timeout is not None:
             _check_seconds("timeout", self.timeout, zero=False)
+        if self.queue_budget is not None:
+            _check_seconds("queue_budget", self.queue_budget, zero=False)
         if not callable(self.rows) and self.rows not in ("tuple", "dict", "row"):
             raise ArgumentError("rows must be 'tuple', 'dict', 'row' or a row factory callable")
 

@@ -126,14 +126,8 @@ class Transaction:
         # The block's timeout also bounds the wait for the writer.
         limit = self._timeout if self._timeout is not None else calls.options.timeout
         started = loop.time()
-        try:
-            await lane.acquire(loop, self._wait, None if limit is None else started + limit)
-        except errors.OverloadedError:
-            if self._wait and limit is not None:
-                raise errors.DeadlineError(
-                    "the transaction's deadline passed while it waited for a write slot"
-                ) from None
-            raise
+        # Raises OverloadedError (refused), DeadlineError (no slot before the deadline).
+        await lane.acquire(loop, self._wait, None if limit is None else started + limit)
         if calls.closed:
             lane.release()
             raise errors.ClosedError("the Database closed while the transaction waited")

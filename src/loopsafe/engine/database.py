@@ -37,9 +37,11 @@ class Database:
     is queued.
 
     Every call takes ``timeout=`` (seconds, finite and not negative; the default comes from
-    ``open``) and ``wait=`` (when the lane is full: ``False`` raises
-    :class:`~loopsafe.OverloadedError` at once, ``True`` queues for a slot up to the
-    timeout). One deadline covers the wait for a slot, the wait for a thread and the call.
+    ``open``) and ``wait=`` (when the lane refuses a new call — its queue is full, or the
+    call could not start within ``queue_budget`` — ``False`` raises
+    :class:`~loopsafe.OverloadedError` at once; ``True`` queues for a slot up to the
+    timeout, and raises :class:`~loopsafe.DeadlineError` if none comes by then). One
+    deadline covers the wait for a slot, the wait for a thread and the call.
 
     **Cancellation and deadlines** (every call; each method adds what is particular to it):
 
@@ -451,19 +453,10 @@ class Database:
         outside = kind is Kind.ALONE or op is Op.SCRIPT
         target = self._read if op is Op.ITERATE else self._route(kind, lane)
         timeout = self.options.timeout if timeout is None else self._calls.timeout(timeout)
-        if target.inflight < target.limit and not target.waiters:
-            target.inflight += 1  # Lane.acquire's fast path, without creating a coroutine
-        else:
+        if not target.enter(wait):  # Lane.acquire's fast path, without creating a coroutine
             started = loop.time()
-            try:
-                await target.acquire(loop, wait, None if timeout is None else started + timeout)
-            except errors.OverloadedError:
-                if wait and timeout is not None:  # the deadline passed while waiting
-                    raise errors.DeadlineError(
-                        "the call's deadline passed while it waited for a slot in the "
-                        f"{target.name} lane; it never ran"
-                    ) from None
-                raise
+            # Raises OverloadedError (refused), DeadlineError (no slot before the deadline).
+            await target.acquire(loop, wait, None if timeout is None else started + timeout)
             if self._calls.closed:
                 target.release()
                 raise errors.ClosedError("the Database closed while the call waited for a slot")
@@ -562,6 +555,7 @@ def open(
     timeout: float | None = None,
     read_queue: int = 1024,
     write_queue: int = 1024,
+    queue_budget: float | None = 0.05,
     max_batch: int = 256,
     max_batch_wait: float = 0.0,
     transaction_timeout: float = 60.0,
@@ -583,7 +577,13 @@ def open(
       power loss; group commit makes the fsyncs affordable).
     - ``busy_timeout``: seconds a write waits for another process's write lock.
     - ``timeout``: default deadline of every call, in seconds (``None``: no deadline).
-    - ``read_queue`` / ``write_queue``: calls in flight per lane before ``OverloadedError``.
+    - ``read_queue`` / ``write_queue``: calls in flight per lane before ``OverloadedError``
+      (the memory bound).
+    - ``queue_budget``: seconds a new call may expect to wait for a thread (judged from the
+      lane's observed service time, its queue and how long it has gone without finishing a
+      call) before it is refused with ``OverloadedError``; ``wait=True`` calls are not
+      judged by it. ``None``: only the count bound. Default 0.05 s: half of a 100 ms
+      response budget, so an accepted call still has room to run and answer.
     - ``max_batch`` / ``max_batch_wait``: most writes per group commit, and how long the
       writer waits for company when only one write is queued (default: not at all).
     - ``transaction_timeout``: longest a ``transaction()`` block may hold the writer.
@@ -614,6 +614,7 @@ def open(
         timeout=timeout,
         read_queue=read_queue,
         write_queue=write_queue,
+        queue_budget=queue_budget,
         max_batch=max_batch,
         max_batch_wait=max_batch_wait,
         transaction_timeout=transaction_timeout,

@@ -1,4 +1,4 @@
-"""The command line of ``python -m loopsafe.bench http``."""
+"""The command line of ``python -m benchmarks.http``."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, cast, get_args
 
-from loopsafe.bench.http.app import ALL_MODES, Mode
-from loopsafe.bench.http.dataset import ROWS, Read
+from benchmarks.http.app import ALL_MODES, DEFAULT_MODES, Mode
+from benchmarks.http.dataset import ROWS, SCAN_MS, Read
 
 __all__ = ["Settings", "parse_args"]
 
@@ -26,6 +26,7 @@ class Settings:
     health_rate: float
     seed: int
     rows: int
+    scan_ms: float
     request_timeout: float
     capacity: float | None
     refine: int
@@ -65,31 +66,40 @@ def _levels(text: str) -> tuple[float, ...]:
 def parse_args(argv: list[str]) -> Settings:
     """Parse the command line; ``--quick`` changes the defaults of the others."""
     p = argparse.ArgumentParser(
-        prog="python -m loopsafe.bench http",
+        prog="python -m benchmarks.http",
         description="Unrelated-route tail latency under SQLite load, five ways.",
     )
     p.add_argument("--quick", action="store_true", help="short run (about two minutes)")
     p.add_argument(
         "--modes",
         type=_choices(ALL_MODES),
-        default=ALL_MODES,
-        help="comma list (the five ways, and loopsafe-watch: loopsafe with the loop monitor on)",
+        default=DEFAULT_MODES,
+        help="comma list (default: the five ways, loopsafe-tuned and loopsafe-watch;"
+        " loopsafe-door on request)",
     )
     p.add_argument(
         "--read",
         dest="reads",
         type=_choices(get_args(Read)),
         default=None,
-        help="scan (un-indexed, ~2 ms), point (indexed) or both: scan,point (full run: both;"
-        " --quick: scan)",
+        help="scan (un-indexed, ~6 ms: see --scan-ms), point (indexed) or both: scan,point"
+        " (full run: both; --quick: scan)",
     )
     p.add_argument("--write-share", type=float, default=0.0, help="share of DB requests that write")
-    p.add_argument("--levels", type=_levels, default=(0.5, 0.9, 1.5), help="fractions of capacity")
+    p.add_argument(
+        "--levels", type=_levels, default=(0.5, 0.9, 1.5, 2.0), help="fractions of capacity"
+    )
     p.add_argument("--duration", type=float, help="seconds per load level (10; --quick: 2)")
     p.add_argument("--step-duration", type=float, help="seconds per capacity step (3; quick: 1)")
     p.add_argument("--health-rate", type=float, default=100.0, help="/health requests per second")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--rows", type=int, default=ROWS, help="rows in the cache table")
+    p.add_argument(
+        "--scan-ms",
+        type=float,
+        default=SCAN_MS,
+        help="grow the table until a scan costs about this much here (0: keep --rows)",
+    )
     p.add_argument("--request-timeout", type=float, default=5.0, help="client gives up after (s)")
     p.add_argument("--capacity", type=float, help="skip the search: use this DB rate for all modes")
     p.add_argument(
@@ -114,6 +124,7 @@ def parse_args(argv: list[str]) -> Settings:
         health_rate=a.health_rate,
         seed=a.seed,
         rows=a.rows,
+        scan_ms=a.scan_ms if "scan" in (a.reads or ("scan",)) else 0.0,
         request_timeout=a.request_timeout,
         capacity=a.capacity,
         refine=a.refine if a.refine is not None else (2 if quick else 3),

@@ -6,7 +6,7 @@ import asyncio
 import time
 from dataclasses import dataclass
 
-from loopsafe.bench.engine._cases import Op
+from benchmarks.engine._cases import Op
 
 HEARTBEAT = 0.002  # seconds between heartbeats
 

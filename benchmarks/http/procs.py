@@ -23,9 +23,18 @@ from typing import IO, Any
 
 import psutil
 
-from loopsafe.bench.http.loadgen import Job
+from benchmarks.http.loadgen import Job
 
 __all__ = ["Loadgen", "ProcessError", "Processes", "Sampler", "Server", "get"]
+
+# The benchmarks are not installed: children find the `benchmarks` package from the
+# repository root, wherever the harness was started from.
+_ROOT = str(Path(__file__).resolve().parents[2])
+
+
+def _child_env() -> dict[str, str]:
+    path = os.environ.get("PYTHONPATH")
+    return {**os.environ, "PYTHONPATH": _ROOT if not path else _ROOT + os.pathsep + path}
 
 
 class ProcessError(RuntimeError):
@@ -95,12 +104,13 @@ class Processes:
     def start_loadgen(self) -> Loadgen:
         """Start the load generator."""
         proc = subprocess.Popen(
-            [sys.executable, "-m", "loopsafe.bench.http.loadgen"],
+            [sys.executable, "-m", "benchmarks.http.loadgen"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=(self.workdir / "loadgen.log").open("ab"),
             text=True,
             start_new_session=True,
+            env=_child_env(),
         )
         self._children.append(proc)
         return Loadgen(proc)
@@ -114,7 +124,7 @@ class Processes:
             port = sock.getsockname()[1]
             proc = subprocess.Popen(
                 [
-                    *(sys.executable, "-m", "loopsafe.bench.http.server"),
+                    *(sys.executable, "-m", "benchmarks.http.server"),
                     *("--mode", mode, "--read", read, "--db", str(db_path)),
                     *("--rows", str(rows), "--fd", str(sock.fileno())),
                 ],
@@ -123,6 +133,7 @@ class Processes:
                 stdout=log.open("ab"),
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                env=_child_env(),
             )
         self._children.append(proc)
         server = Server(proc, port, log)

@@ -9,14 +9,22 @@ for the GIL) never disturb another. Each way is written as users write it:
 - ``threadpool``: a plain ``def`` route that FastAPI runs in its threadpool, with a
   connection per request (as in FastAPI's SQL tutorials).
 - ``aiosqlite``: one shared ``aiosqlite`` connection.
-- ``loopsafe``: a loopsafe Database through ``loopsafe.fastapi``; a full read queue
-  answers 503 at once.
+- ``loopsafe``: a loopsafe Database through ``loopsafe.fastapi``, opened with
+  ``loopsafe.open(path)`` and nothing else, as the README's quick start does; a read the
+  engine refuses (its queue full, or past its ``queue_budget``) answers 503 at once.
+
+Beside them, variants of loopsafe: ``loopsafe-tuned`` (``read_queue`` sized by hand from
+the read's measured cost, to compare the defaults with), ``loopsafe-watch`` (the loop
+monitor on, to measure what watching costs) and ``loopsafe-door`` (the defaults plus
+``loopsafe.fastapi``'s door-shedding middleware, for when the loop itself is the
+bottleneck; run only when asked for with ``--modes``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import importlib
 import os
 import sqlite3
 import time
@@ -29,17 +37,32 @@ import aiosqlite
 from fastapi import FastAPI
 
 import loopsafe
-from loopsafe.bench.http.dataset import WRITE_SQL, Read, key_for, lookup_param, measure, read_sql
+from benchmarks.http.dataset import WRITE_SQL, Read, key_for, lookup_param, measure, read_sql
 from loopsafe.fastapi import DatabaseDep, install_exception_handlers, lifespan
 
 __all__ = ["ALL_MODES", "MODES", "Mode", "ServerConfig", "create_app", "loopsafe_read_queue"]
 
-Mode = Literal["blocking", "executor", "threadpool", "aiosqlite", "loopsafe", "loopsafe-watch"]
+Mode = Literal[
+    "blocking",
+    "executor",
+    "threadpool",
+    "aiosqlite",
+    "loopsafe",
+    "loopsafe-tuned",
+    "loopsafe-watch",
+    "loopsafe-door",
+]
 MODES: tuple[Mode, ...] = ("blocking", "executor", "threadpool", "aiosqlite", "loopsafe")
-# The loopsafe mode again with the loop monitor on, to measure what watching costs.
-ALL_MODES: tuple[Mode, ...] = (*MODES, "loopsafe-watch")
+# What a run measures unless told otherwise: the five ways, the hand-tuned variant beside
+# the defaults, and the loop monitor's cost.
+DEFAULT_MODES: tuple[Mode, ...] = (*MODES, "loopsafe-tuned", "loopsafe-watch")
+ALL_MODES: tuple[Mode, ...] = (*DEFAULT_MODES, "loopsafe-door")
 
-# How long an accepted read may wait in loopsafe's queue: the route's budget is
+# The switch for door shedding: the middleware ``loopsafe-door`` installs, by its name in
+# ``loopsafe.fastapi`` (constructed with its defaults, ``/health`` exempt).
+DOOR_SHEDDING = "LoadShedding"
+
+# How long an accepted read may wait in loopsafe-tuned's queue: the route's budget is
 # p99 <= 50 ms, and queueing may take well under half of it.
 QUEUE_BUDGET = 0.020
 
@@ -53,12 +76,12 @@ class ServerConfig:
     db_path: str
     rows: int
     read_cost_ms: float = 0.0
-    readers: int = 0
-    read_queue: int = 0
+    readers: int = 0  # 0: loopsafe's default (loopsafe-tuned sets it)
+    read_queue: int = 0  # 0: loopsafe's default (loopsafe-tuned sets it)
 
 
 def loopsafe_read_queue(read_cost: float, readers: int, cores: int) -> int:
-    """Loopsafe's ``read_queue`` for a route whose read costs ``read_cost`` seconds.
+    """loopsafe-tuned's ``read_queue`` for a route whose read costs ``read_cost`` seconds.
 
     A full queue drains in about ``read_queue * read_cost / parallel``; keep that
     within ``QUEUE_BUDGET`` so accepted requests stay fast and the rest are shed.
@@ -70,11 +93,11 @@ def loopsafe_read_queue(read_cost: float, readers: int, cores: int) -> int:
 
 
 def configure(mode: Mode, read: Read, db_path: str, rows: int) -> ServerConfig:
-    """Measure the read's cost here and size loopsafe's queue from it."""
+    """Measure the read's cost here (and, for loopsafe-tuned only, size the queue from it)."""
     # The fastest of 30: the cost without interference, not whatever else the machine
     # was doing at startup.
     cost = measure(db_path, read, rows, statistic=min)
-    if not mode.startswith("loopsafe"):
+    if mode != "loopsafe-tuned":
         return ServerConfig(mode, read, db_path, rows, read_cost_ms=cost * 1e3)
     # The engine's default reader count (one per core, 2 to 4), made explicit so the
     # queue size can be derived from it.
@@ -99,7 +122,9 @@ def create_app(config: ServerConfig) -> FastAPI:
         "threadpool": _threadpool,
         "aiosqlite": _aiosqlite,
         "loopsafe": _loopsafe,
+        "loopsafe-tuned": _loopsafe,
         "loopsafe-watch": _loopsafe_watched,
+        "loopsafe-door": _loopsafe_door,
     }
     app = builders[config.mode](config)
     described = asdict(config)
@@ -225,9 +250,12 @@ def _aiosqlite(config: ServerConfig) -> FastAPI:
 
 def _loopsafe(config: ServerConfig) -> FastAPI:
     sql = read_sql(config.read)
-    opener = functools.partial(
-        loopsafe.open, config.db_path, readers=config.readers, read_queue=config.read_queue
-    )
+    if config.read_queue:
+        opener = functools.partial(
+            loopsafe.open, config.db_path, readers=config.readers, read_queue=config.read_queue
+        )
+    else:
+        opener = functools.partial(loopsafe.open, config.db_path)  # the defaults, untuned
     app = FastAPI(lifespan=lifespan(default=opener))
     install_exception_handlers(app, retry_after=1)
 
@@ -249,4 +277,15 @@ def _loopsafe_watched(config: ServerConfig) -> FastAPI:
 
     app = _loopsafe(config)
     instrument(app)  # heartbeat, watchdog thread, route recorder, /metrics
+    return app
+
+
+def _loopsafe_door(config: ServerConfig) -> FastAPI:
+    app = _loopsafe(config)
+    # Looked up by name so the benchmark runs (and type-checks) whether or not this checkout
+    # of loopsafe has the middleware yet; asking for the mode without it is a clear error.
+    middleware = getattr(importlib.import_module("loopsafe.fastapi"), DOOR_SHEDDING, None)
+    if middleware is None:
+        raise RuntimeError(f"loopsafe.fastapi has no {DOOR_SHEDDING}: loopsafe-door can't run")
+    app.add_middleware(middleware)
     return app

@@ -1,4 +1,4 @@
-"""``python -m loopsafe.bench http``: run every mode, measure, write the report.
+"""``python -m benchmarks.http``: run every mode, measure, write the report.
 
 For each read kind and mode: start a server, warm it up, measure ``/health``
 with no DB load (the baseline), find the mode's capacity (the highest DB rate it
@@ -16,16 +16,17 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from loopsafe.bench.http import _hist, dataset, report
-from loopsafe.bench.http._progress import Progress
-from loopsafe.bench.http._settings import Settings, parse_args
-from loopsafe.bench.http.loadgen import Job, TargetSpec
-from loopsafe.bench.http.procs import Loadgen, ProcessError, Processes, Sampler, Server, get
+from benchmarks.http import _hist, dataset, report
+from benchmarks.http._progress import Progress
+from benchmarks.http._settings import Settings, parse_args
+from benchmarks.http.loadgen import Job, TargetSpec
+from benchmarks.http.procs import Loadgen, ProcessError, Processes, Sampler, Server, get
 
 __all__ = ["Bench", "main", "verdict"]
 
@@ -259,9 +260,10 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def main(argv: list[str]) -> int:
-    """Run the benchmark; returns the exit code."""
-    settings = parse_args(argv)
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark (``argv``: the command line, default ``sys.argv[1:]``); returns the
+    exit code."""
+    settings = parse_args(sys.argv[1:] if argv is None else argv)
     if settings.replot:
         paths = report.write(report.load(settings.out), settings.out)
         print("\n".join(str(p) for p in paths))
@@ -276,7 +278,7 @@ def main(argv: list[str]) -> int:
         results["meta"]["interrupted"] = True
         code = 130
     except ProcessError as exc:
-        print(f"loopsafe.bench http: {exc}", file=sys.stderr)
+        print(f"benchmarks.http: {exc}", file=sys.stderr)
         results["meta"]["interrupted"] = True
         results["meta"]["error"] = str(exc)
         code = 1
@@ -291,7 +293,10 @@ def main(argv: list[str]) -> int:
 
 def _run(settings: Settings, workdir: Path, results: dict[str, Any]) -> int:
     base = workdir / "bench.db"
-    info = dataset.build(base, rows=settings.rows, seed=settings.seed)
+    info = dataset.build_for_scan(
+        base, rows=settings.rows, seed=settings.seed, scan_ms=settings.scan_ms
+    )
+    settings = replace(settings, rows=info.rows)  # the load generator's keys cover every row
     results["meta"]["dataset"] = {
         "rows": info.rows,
         "seed": info.seed,

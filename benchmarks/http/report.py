@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 import psutil
 
-from loopsafe.bench.http import _plots
+from benchmarks.http import _plots
 
 if TYPE_CHECKING:
-    from loopsafe.bench.http._settings import Settings
+    from benchmarks.http._settings import Settings
 
 __all__ = ["load", "markdown", "new_results", "targets", "write"]
 
@@ -144,11 +144,49 @@ def targets(results: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
                         cap >= others[best],
                     )
                 )
+        for name in ("loopsafe", "loopsafe-door"):
+            if name in modes:
+                rows += _overload_checks(name, modes[name])
         watched = modes.get("loopsafe-watch")
         if ls is not None and watched is not None:
             rows += _monitor_overhead(ls, watched)
         found[read] = rows
     return found
+
+
+def _overload_checks(name: str, run: dict[str, Any], level: float = 2.0) -> list[dict[str, Any]]:
+    """Overload without tuning: the defaults at twice the capacity (the targets of the
+    issue that made loopsafe's defaults shed by time)."""
+    m = _level(run, level)
+    if m is None:
+        return []
+    at = f"at {level:.0%} ({name})"
+    base = run["baseline"]["health"]["latency"]["p99"]
+    health = m["health"]["latency"]["p99"]
+    ratio = health / base if base > 0 else math.inf
+    db = m["db"]
+    accepted = db["ok_latency"]["p99"]
+    shed = db["shed_latency"]["p99"]
+    failed = sum(t[k] for t in (db, m["health"]) for k in ("errors", "timeouts", "connect_errors"))
+    srv = m["server"]
+    grew = srv["rss_max_mb"] - srv["rss_start_mb"]
+    return [
+        _check(
+            f"/health p99 {at}",
+            f"{health:.2f} ms = {ratio:.2f}x baseline ({base:.2f} ms)",
+            "<= 1.5x",
+            ratio <= 1.5,
+        ),
+        _check(f"accepted DB p99 {at}", f"{accepted:.1f} ms", "<= 100 ms", accepted <= 100.0),
+        _check(
+            f"503 answers p99 {at}",
+            f"{shed:.2f} ms ({db['shed']} shed of {db['sent']})",
+            "<= 10 ms",
+            shed <= 10.0,
+        ),
+        _check(f"client errors and time-outs {at}", f"{failed}", "0", failed == 0),
+        _check(f"server RSS growth {at}", f"{grew:+.1f} MiB", "<= 32 MiB", grew <= 32.0),
+    ]
 
 
 def _monitor_overhead(plain: dict[str, Any], watched: dict[str, Any]) -> list[dict[str, Any]]:

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
-from loopsafe.bench.http import _hist
-from loopsafe.bench.http.loadgen import Job, TargetSpec, run_job
+from benchmarks.http import _hist
+from benchmarks.http.loadgen import Job, TargetSpec, run_job
 
 
 def _answer(status: int, body: bytes = b"{}") -> bytes:

@@ -1,4 +1,4 @@
-"""``python -m loopsafe.bench engine``: the engine against the other ways to reach SQLite.
+"""``python -m benchmarks.engine``: the engine against the other ways to reach SQLite.
 
 Point reads by primary key and one-row writes (each await returns after its commit), at 1,
 64 and 256 concurrent tasks, side by side in one process on the same kind of file, with the
@@ -19,13 +19,13 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
-from loopsafe.bench.engine._cases import CONTENDERS, create_file, raw_limit
-from loopsafe.bench.engine._measure import drive
-from loopsafe.bench.engine._report import render_markdown, render_table
+from benchmarks.engine._cases import CONTENDERS, create_file, raw_limit
+from benchmarks.engine._measure import drive
+from benchmarks.engine._report import render_markdown, render_table
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m loopsafe.bench engine", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.engine", description=__doc__)
     parser.add_argument("--seconds", type=float, default=3.0, help="duration of each case")
     parser.add_argument("--tasks", default="1,64,256", help="concurrent tasks, comma separated")
     parser.add_argument("--quick", action="store_true", help="0.5 s per case (a smoke run)")
@@ -80,7 +80,7 @@ def main(argv: list[str]) -> int:
             progress.advance(bar)
     report = {
         "benchmark": "engine",
-        "command": "python -m loopsafe.bench engine " + " ".join(argv),
+        "command": "python -m benchmarks.engine " + " ".join(argv),
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": _machine(args.loop),
         "seconds_per_case": seconds,

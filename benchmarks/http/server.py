@@ -1,6 +1,6 @@
 """One benchmark server process: uvicorn (uvloop + httptools) serving one mode.
 
-Run by the harness as ``python -m loopsafe.bench.http.server --mode M --read R
+Run by the harness as ``python -m benchmarks.http.server --mode M --read R
 --db PATH --rows N --fd FD``, where FD is a listening socket on 127.0.0.1 that the
 harness bound to port 0 and passed down. The server stops on SIGTERM/SIGINT, and
 also when its stdin closes, so it never outlives the harness.
@@ -18,9 +18,9 @@ from typing import cast, get_args
 
 import uvicorn
 
-from loopsafe.bench.http._limits import raise_fd_limit
-from loopsafe.bench.http.app import ALL_MODES, Mode, configure, create_app
-from loopsafe.bench.http.dataset import Read
+from benchmarks.http._limits import raise_fd_limit
+from benchmarks.http.app import ALL_MODES, Mode, configure, create_app
+from benchmarks.http.dataset import Read
 
 __all__ = ["main"]
 
@@ -35,7 +35,7 @@ def _stop_when_stdin_closes() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Serve until stopped."""
-    parser = argparse.ArgumentParser(prog="python -m loopsafe.bench.http.server")
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.http.server")
     parser.add_argument("--mode", choices=ALL_MODES, required=True)
     parser.add_argument("--read", choices=get_args(Read), required=True)
     parser.add_argument("--db", required=True)

@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 
-from loopsafe.bench.__main__ import main as bench_main
-from loopsafe.bench.http.harness import main as http_main
+import loopsafe.fastapi
+from benchmarks.http import app, dataset
+from benchmarks.http.harness import main as http_main
 
 PNG = b"\x89PNG\r\n\x1a\n"
 SUMMARY_KEYS = {"count", "mean", "p50", "p90", "p99", "p999", "max"}
@@ -46,12 +47,13 @@ def _check_target(target: dict[str, Any]) -> None:
 def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("bench-http")
     argv = [
-        *(sys.executable, "-m", "loopsafe.bench", "http", "--modes", "blocking,loopsafe"),
+        *(sys.executable, "-m", "benchmarks.http", "--modes", "blocking,loopsafe"),
         *("--read", "point", "--levels", "0.5", "--duration", "0.6", "--step-duration", "0.3"),
         *("--refine", "0", "--max-rate", "100", "--rows", "2000", "--health-rate", "50"),
         *("--request-timeout", "2", "--out", str(out), "--no-progress"),
     ]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=150, check=False)
+    root = Path(__file__).resolve().parents[2]  # `benchmarks` is found from the repository root
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=150, check=False, cwd=root)
     assert done.returncode == 0, done.stderr[-3000:]
     return out
 
@@ -78,7 +80,7 @@ def test_json_is_complete_and_finite(results: Path) -> None:
             _check_target(level["db"])
             _check_target(level["health"])
             assert level["server"]["rss_max_mb"] > 0
-    assert modes["loopsafe"]["server"]["read_queue"] >= 1
+    assert modes["loopsafe"]["server"]["read_queue"] == 0  # loopsafe.open(path), untuned
     for check in data["targets"]["point"]:
         assert set(check) == {"target", "measured", "limit", "met"}
 
@@ -98,8 +100,24 @@ def test_replot_rewrites_the_report(results: Path) -> None:
     assert (results / "results.md").read_text().startswith("# loopsafe HTTP benchmark")
 
 
-def test_dispatcher(capsys: pytest.CaptureFixture[str]) -> None:
-    assert bench_main([]) == 2
-    assert bench_main(["--help"]) == 0
-    assert "http" in capsys.readouterr().out
-    assert bench_main(["nope"]) == 2
+def test_loopsafe_runs_untuned_and_the_tuned_variant_sizes_its_queue(tmp_path: Path) -> None:
+    db = tmp_path / "bench.db"
+    dataset.build(db, rows=2000)
+    plain = app.configure("loopsafe", "scan", str(db), 2000)
+    assert (plain.readers, plain.read_queue) == (0, 0)  # loopsafe.open(path), nothing else
+    tuned = app.configure("loopsafe-tuned", "scan", str(db), 2000)
+    assert tuned.readers >= 1
+    assert tuned.read_queue >= 1
+
+
+def test_door_mode_installs_the_named_middleware_or_says_it_is_missing(tmp_path: Path) -> None:
+    db = tmp_path / "bench.db"
+    dataset.build(db, rows=2000)
+    config = app.configure("loopsafe-door", "point", str(db), 2000)
+    middleware = getattr(loopsafe.fastapi, app.DOOR_SHEDDING, None)
+    if middleware is None:
+        with pytest.raises(RuntimeError, match=app.DOOR_SHEDDING):
+            app.create_app(config)
+    else:
+        served = app.create_app(config)
+        assert any(m.cls is middleware for m in served.user_middleware)

@@ -10,7 +10,7 @@ a target's ``max_conns`` connections are busy, due requests wait in a FIFO on th
 client, still on the clock. Every request gives up ``timeout`` seconds after it
 was due, so a job always ends by ``duration + timeout``.
 
-Run as a process (``python -m loopsafe.bench.http.loadgen``) it reads one JSON
+Run as a process (``python -m benchmarks.http.loadgen``) it reads one JSON
 :class:`Job` per line on stdin and writes one JSON result per line on stdout,
 until stdin closes.
 """
@@ -27,8 +27,8 @@ from collections import Counter, deque
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, cast
 
-from loopsafe.bench.http import _hist
-from loopsafe.bench.http._limits import raise_fd_limit
+from benchmarks.http import _hist
+from benchmarks.http._limits import raise_fd_limit
 
 __all__ = ["Job", "TargetSpec", "main", "run_job"]
 

@@ -1,0 +1,138 @@
+"""What every store shares: construction from a target, open/close, the Database it runs on.
+
+A store is built synchronously (so a module can create it at import time, where a worker
+command finds it) and opened on the running loop. Given a path or URL it opens its own
+Database on that file and closes it with itself; given a Database it shares that file —
+which is how a queue enqueues inside a caller's transaction — and never closes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any, Self
+
+from loopsafe.engine import Database
+from loopsafe.engine import open as open_database
+from loopsafe.errors import ClosedError, StoreError
+from loopsafe.stores._schema import migrate
+from loopsafe.stores._target import StoreTarget, Target, parse_target
+
+__all__ = ["Store", "StoreTarget"]
+
+
+class Store:
+    """Base of :class:`Cache`, :class:`Flags` and :class:`Queue`.
+
+    Subclasses name their ``schema`` (the store name in ``loopsafe_schema``) and list their
+    ``migrations``; they may override :meth:`_opened` and :meth:`_closing` for work of their
+    own (background tasks, snapshots).
+    """
+
+    schema: str = ""
+    migrations: Sequence[str] = ()
+
+    def __init__(self, target: StoreTarget, *, open_options: dict[str, Any] | None = None):
+        self._target: Target = parse_target(target)
+        self._open_options = dict(open_options or {})
+        if self._target.database is not None and self._open_options:
+            raise ValueError("open_options apply only when the store opens its own file")
+        self._db: Database | None = None
+        self._owns_db = False
+        self._lock: asyncio.Lock | None = None
+        self._closed = False
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def open(self) -> Self:
+        """Open the store: its Database (unless one was given), then its schema migrations.
+
+        Idempotent: opening an open store returns at once. Raises
+        :class:`~loopsafe.SchemaVersionError` for a file newer than this code,
+        :class:`~loopsafe.CorruptError` for a file that is not SQLite,
+        :class:`~loopsafe.CannotOpenError` for a path that can't be opened,
+        :class:`~loopsafe.ClosedError` after :meth:`close`. A cancelled open closes what it
+        had opened.
+        """
+        if self._closed:
+            raise ClosedError(f"this {type(self).__name__} is closed; create a new one")
+        if self._db is not None:
+            return self
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            if self._db is not None:
+                return self
+            db = self._target.database
+            owns = db is None
+            if db is None:
+                assert self._target.path is not None
+                db = await open_database(self._target.path, **self._open_options)
+            elif db.closed:
+                raise ClosedError("the Database this store was given is closed")
+            try:
+                if self.migrations:
+                    await migrate(db, self.schema, self.migrations)
+                self._db, self._owns_db = db, owns
+                await self._opened()
+            except BaseException:
+                self._db = None
+                if owns:
+                    await db.close()
+                raise
+        return self
+
+    async def close(self) -> None:
+        """Stop the store's own work and close its Database if the store opened it.
+
+        Idempotent. A shared Database stays open. Calls made after ``close`` raise
+        :class:`~loopsafe.ClosedError`.
+        """
+        self._closed = True
+        db, self._db = self._db, None
+        if db is None:
+            return
+        try:
+            await self._closing()
+        finally:
+            if self._owns_db:
+                await db.close()
+
+    async def __aenter__(self) -> Self:
+        return await self.open()
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    @property
+    def database(self) -> Database:
+        """The Database the store runs on. Raises :class:`StoreError` before :meth:`open`
+        and :class:`~loopsafe.ClosedError` after :meth:`close`."""
+        db = self._db
+        if db is None:
+            if self._closed:
+                raise ClosedError(f"this {type(self).__name__} is closed")
+            raise StoreError(
+                f"this {type(self).__name__} is not open: `await store.open()` or "
+                f"`async with store:` first"
+            )
+        return db
+
+    @property
+    def is_open(self) -> bool:
+        return self._db is not None
+
+    def __repr__(self) -> str:
+        state = "open" if self._db is not None else ("closed" if self._closed else "not open")
+        return f"<{type(self).__name__} on {self._target.describe()}, {state}>"
+
+    # -- for subclasses ----------------------------------------------------------------------
+
+    async def _opened(self) -> None:
+        """Called once the Database is open and migrated (start background work here)."""
+
+    async def _closing(self) -> None:
+        """Called before the Database closes (stop background work here)."""
