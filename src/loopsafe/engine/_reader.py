@@ -19,7 +19,7 @@ from time import perf_counter
 from typing import Any
 
 from loopsafe import errors
-from loopsafe.engine._request import STOP, FollowUps, Op, Request, Stop
+from loopsafe.engine._request import CALL, ITERATE, STOP, FollowUps, Request, Stop
 from loopsafe.engine._worker import Worker
 
 BATCH = 32  # most reads one reader takes at once
@@ -91,7 +91,7 @@ class Reader(Worker):
         done: list[Request] = []
         fast = _costs.fast
         for index, req in enumerate(batch):
-            if req is not STOP and req.op is not Op.ITERATE and req.sql in fast:
+            if req is not STOP and req.op is not ITERATE and req.sql in fast:
                 started = perf_counter()
                 self.execute(conn, req)
                 done.append(req)
@@ -105,7 +105,7 @@ class Reader(Worker):
             self.report_and_hand_back(done, batch, index)
             if req is STOP:
                 return False
-            if req.op is Op.ITERATE:
+            if req.op is ITERATE:
                 self.iterate(conn, req)
             else:
                 self.run_alone(conn, req)
@@ -127,7 +127,7 @@ class Reader(Worker):
         started = perf_counter()
         ok = self.execute(conn, req)
         elapsed = perf_counter() - started
-        if req.op is Op.CALL:  # only callables can leave state behind (never batched: no sql)
+        if req.op is CALL:  # only callables can leave state behind (never batched: no sql)
             self.reset(conn)
         self.completions.post(req)
         if ok and req.sql:

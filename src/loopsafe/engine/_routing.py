@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from enum import Enum
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from loopsafe import errors
 
@@ -18,6 +18,12 @@ class Kind(Enum):
     READ = "read"  # any reader may run it
     WRITE = "write"  # the writer runs it inside a group-committed transaction
     ALONE = "alone"  # the writer runs it outside any transaction (VACUUM, PRAGMA, ATTACH)
+
+
+# Module-level names for the hot paths (an Enum member lookup costs ~80 ns on Python 3.11).
+READ: Final = Kind.READ
+WRITE: Final = Kind.WRITE
+ALONE: Final = Kind.ALONE
 
 
 class _Judged(NamedTuple):

@@ -12,7 +12,20 @@ from loopsafe import errors
 from loopsafe.engine._completions import Completions
 from loopsafe.engine._connect import connect
 from loopsafe.engine._options import Options
-from loopsafe.engine._request import STOP, ExecuteResult, Op, Params, Request, Stop
+from loopsafe.engine._request import (
+    CALL,
+    EXECUTE,
+    EXECUTEMANY,
+    FETCHALL,
+    FETCHONE,
+    FETCHVAL,
+    SCRIPT,
+    STOP,
+    ExecuteResult,
+    Params,
+    Request,
+    Stop,
+)
 from loopsafe.engine._routing import inserts_rows
 from loopsafe.engine._translate import translate
 
@@ -38,18 +51,18 @@ def stopped_error(req: Request) -> errors.Error:
 def run_operation(conn: sqlite3.Connection, req: Request) -> Any:
     """Run one request's operation on ``conn`` (in its thread) and return its result."""
     op = req.op
-    if op is Op.FETCHONE:
+    if op is FETCHONE:
         return conn.execute(req.sql, req.params).fetchone()
-    if op is Op.FETCHALL:
+    if op is FETCHALL:
         return conn.execute(req.sql, req.params).fetchall()
-    if op is Op.FETCHVAL:
+    if op is FETCHVAL:
         row = conn.execute(req.sql, req.params).fetchone()
         if row is None:
             return None
         return next(iter(row.values())) if isinstance(row, dict) else row[0]
-    if op is Op.EXECUTE or op is Op.EXECUTEMANY:
+    if op is EXECUTE or op is EXECUTEMANY:
         before = conn.total_changes
-        if op is Op.EXECUTE:
+        if op is EXECUTE:
             cur = conn.execute(req.sql, req.params)
         else:
             params: Iterable[Params] = req.params
@@ -63,7 +76,7 @@ def run_operation(conn: sqlite3.Connection, req: Request) -> Any:
         # in another table) inserted.
         lastrowid = cur.lastrowid if changed and inserts_rows(req.sql) else None
         return ExecuteResult(rowcount, lastrowid)
-    if op is Op.CALL:
+    if op is CALL:
         assert req.fn is not None
         result = req.fn(conn)
         if isinstance(result, sqlite3.Cursor):
@@ -71,7 +84,7 @@ def run_operation(conn: sqlite3.Connection, req: Request) -> Any:
             # thread after the call: hand over its rows or its counts instead.
             return _drain_cursor(result)
         return result
-    if op is Op.SCRIPT:
+    if op is SCRIPT:
         for statement in split_script(req.sql):
             # One statement at a time, so a deadline or a cancel stops the script between
             # statements too (an interrupt only reaches the statement running at that instant).

@@ -8,7 +8,22 @@ from time import monotonic
 from typing import Any
 
 from loopsafe import errors
-from loopsafe.engine._request import STOP, FollowUps, Op, Request, Stop, shares_group_commit
+from loopsafe.engine._request import (
+    CALL,
+    COMMIT,
+    EXECUTEMANY,
+    RELEASE,
+    ROLLBACK,
+    ROLLBACK_TO,
+    SAVEPOINT,
+    SCRIPT,
+    STOP,
+    TRANSACTION,
+    FollowUps,
+    Request,
+    Stop,
+    shares_group_commit,
+)
 from loopsafe.engine._worker import Worker, run_operation
 
 
@@ -87,7 +102,7 @@ class Writer(Worker):
                         late.error = errors.ClosedError("the Database closed before the call ran")
                         self.completions.post(late)
                 return False
-            if req.op is Op.TRANSACTION:
+            if req.op is TRANSACTION:
                 self.transaction(conn, req)
             else:
                 self.run_outside_group(conn, req)
@@ -98,13 +113,13 @@ class Writer(Worker):
     def run_outside_group(self, conn: sqlite3.Connection, req: Request) -> None:
         """A write callable (in its own transaction), a read that must not write, or a
         statement that must run outside any transaction."""
-        if req.op is Op.CALL and not req.readonly:
+        if req.op is CALL and not req.readonly:
             if self.begin(conn, [req]):
                 if self.run_isolated(conn, req, strict=False) == OK:
                     self.finish(conn, [req])
                 else:
                     self.rollback(conn)
-        elif self.execute(conn, req) and conn.in_transaction and req.op is Op.SCRIPT:
+        elif self.execute(conn, req) and conn.in_transaction and req.op is SCRIPT:
             req.result = None
             req.error = errors.TransactionError(
                 "the script left a transaction open; it was rolled back", req.sql
@@ -174,7 +189,7 @@ class Writer(Worker):
         poisons the transaction for the others. In a caller's own transaction that is
         SQLite's documented behaviour, and the caller's to handle.
         """
-        if req.op is Op.EXECUTEMANY or req.op is Op.CALL:
+        if req.op is EXECUTEMANY or req.op is CALL:
             return self._in_savepoint(conn, req)
         before = conn.total_changes
         ok = self.execute(conn, req)
@@ -255,7 +270,7 @@ class Writer(Worker):
                     )
                 if item is STOP:
                     return
-                if item.op is Op.COMMIT or item.op is Op.ROLLBACK:
+                if item.op is COMMIT or item.op is ROLLBACK:
                     self.end(conn, item, broken, ended_by_call)
                     self.completions.post(item)
                     why = errors.TransactionError("the transaction has ended")
@@ -264,7 +279,7 @@ class Writer(Worker):
                     item.error = errors.TransactionError(
                         f"the transaction had already ended: {broken}", item.sql or None
                     )
-                elif item.op is Op.SAVEPOINT or item.op is Op.RELEASE or item.op is Op.ROLLBACK_TO:
+                elif item.op is SAVEPOINT or item.op is RELEASE or item.op is ROLLBACK_TO:
                     self.savepoint(conn, item, savepoints)
                 else:
                     outcome = self.run_isolated(conn, item, strict=False)
@@ -278,7 +293,7 @@ class Writer(Worker):
             channel.close(why, self.completions.post)
 
     def savepoint(self, conn: sqlite3.Connection, item: Request, names: list[str]) -> None:
-        if item.op is Op.SAVEPOINT:
+        if item.op is SAVEPOINT:
             name = f"loopsafe_{len(names)}"
             statements = [f"SAVEPOINT {name}"]
             names.append(name)
@@ -288,7 +303,7 @@ class Writer(Worker):
         else:
             name = names.pop()
             statements = [f"RELEASE {name}"]
-            if item.op is Op.ROLLBACK_TO:
+            if item.op is ROLLBACK_TO:
                 statements.insert(0, f"ROLLBACK TO {name}")
         try:
             for statement in statements:
@@ -303,7 +318,7 @@ class Writer(Worker):
         broken: BaseException | None,
         ended_by_call: bool,
     ) -> None:
-        if item.op is Op.ROLLBACK:
+        if item.op is ROLLBACK:
             self.rollback(conn)
         elif broken is not None and ended_by_call:
             self.rollback(conn)  # whatever ran after the call's own COMMIT or ROLLBACK

@@ -20,12 +20,28 @@ from loopsafe.engine._completions import Completions
 from loopsafe.engine._lane import Lane
 from loopsafe.engine._options import Options, Rows
 from loopsafe.engine._pool import WorkerPool
-from loopsafe.engine._request import ConnectionFn, ExecuteResult, Op, Params, Request
-from loopsafe.engine._routing import Kind, statement_kind
+from loopsafe.engine._request import (
+    CALL,
+    EXECUTE,
+    EXECUTEMANY,
+    FETCHALL,
+    FETCHONE,
+    FETCHVAL,
+    ITERATE,
+    NEXT_CHUNK,
+    SCRIPT,
+    ConnectionFn,
+    ExecuteResult,
+    Op,
+    Params,
+    Request,
+)
+from loopsafe.engine._routing import ALONE, READ, WRITE, Kind, statement_kind
 from loopsafe.engine._stats import Stats
 from loopsafe.engine._transaction import Transaction, current_transaction, open_transactions
 
 T = TypeVar("T")
+_INFINITY = float("inf")
 LaneChoice = Literal["auto", "read", "write"]
 
 
@@ -108,7 +124,7 @@ class Database:
         ``ReadOnlyError``, ``BusyError``, ``DiskFullError``, ``DiskIOError``.
         A cancel or deadline: as for every call (see :class:`Database`).
         """
-        return self._call(Op.FETCHONE, sql, params, timeout, wait, lane)
+        return self._call(FETCHONE, sql, params, timeout, wait, lane)
 
     def fetchall(
         self,
@@ -124,7 +140,7 @@ class Database:
 
         Routing, errors, cancel and deadline: as :meth:`fetchone`.
         """
-        return self._call(Op.FETCHALL, sql, params, timeout, wait, lane)
+        return self._call(FETCHALL, sql, params, timeout, wait, lane)
 
     def fetchval(
         self,
@@ -140,7 +156,7 @@ class Database:
 
         Routing, errors, cancel and deadline: as :meth:`fetchone`.
         """
-        return self._call(Op.FETCHVAL, sql, params, timeout, wait, lane)
+        return self._call(FETCHVAL, sql, params, timeout, wait, lane)
 
     def execute(
         self,
@@ -165,7 +181,7 @@ class Database:
         can't be told). **Deadline**: as a cancel, except that a write that had already
         run is reported with its result, a moment past the deadline, and commits.
         """
-        return self._call(Op.EXECUTE, sql, params, timeout, wait, lane)
+        return self._call(EXECUTE, sql, params, timeout, wait, lane)
 
     def executemany(
         self,
@@ -185,7 +201,7 @@ class Database:
         Raises, cancel and deadline: as :meth:`execute` (a stopped ``executemany`` leaves
         none of its rows).
         """
-        return self._call(Op.EXECUTEMANY, sql, list(seq_of_params), timeout, wait, "write")
+        return self._call(EXECUTEMANY, sql, list(seq_of_params), timeout, wait, "write")
 
     async def executescript(self, script: str, *, timeout: float | None = None) -> None:
         """Run several statements (schema set-up, migrations) on the writer, outside any
@@ -207,7 +223,7 @@ class Database:
             raise errors.TransactionError(
                 "executescript() can't run inside transaction(); use execute() there", script
             )
-        await self._call(Op.SCRIPT, script, (), timeout, True, "write")
+        await self._call(SCRIPT, script, (), timeout, True, "write")
 
     @overload
     def read(
@@ -250,7 +266,7 @@ class Database:
         cancelled or past its deadline, its result is dropped and the call raises
         ``DeadlineError`` (or is cancelled).
         """
-        return self._call(Op.CALL, "", (), timeout, wait, "read", fn)
+        return self._call(CALL, "", (), timeout, wait, "read", fn)
 
     @overload
     def write(
@@ -292,7 +308,7 @@ class Database:
         is rolled back, never committed, and the call raises ``DeadlineError`` (or is
         cancelled).
         """
-        return self._call(Op.CALL, "", (), timeout, wait, "write", fn)
+        return self._call(CALL, "", (), timeout, wait, "write", fn)
 
     async def iterate(
         self,
@@ -327,7 +343,7 @@ class Database:
         if (
             current_transaction(calls) is not None
             or self.options.memory
-            or statement_kind(sql) is not Kind.READ
+            or statement_kind(sql) is not READ
             or not self._reader_to_spare()
         ):
             for row in await self.fetchall(sql, params, timeout=timeout, wait=wait):
@@ -337,12 +353,12 @@ class Database:
         self._streams.add(channel)
         try:
             rows, more = await self._call(
-                Op.ITERATE, sql, params, timeout, wait, "read", None, channel, chunk
+                ITERATE, sql, params, timeout, wait, "read", None, channel, chunk
             )
             while True:
                 if more:
                     # Prefetch the next chunk while this one is consumed.
-                    step = calls.request(Op.NEXT_CHUNK, timeout, None, sql)
+                    step = calls.request(NEXT_CHUNK, timeout, None, sql)
                     channel.send(step)
                 for row in rows:
                     yield row
@@ -441,18 +457,21 @@ class Database:
         loop = self._loop
         if get_running_loop() is not loop:
             self._calls.check_loop()  # raises WrongLoopError
-        kind = Kind.WRITE if op is Op.CALL or op is Op.SCRIPT else statement_kind(sql)
+        kind = WRITE if op is CALL or op is SCRIPT else statement_kind(sql)
         # Forced to the read lane: it must not write, whichever connection serves it.
-        readonly = lane == "read" and op is not Op.ITERATE
+        readonly = lane == "read" and op is not ITERATE
         if open_transactions.get() is not None:
             state = current_transaction(self._calls)
             if state is not None:
                 return await state.call(op, timeout, sql, params, fn, readonly)
         if self._calls.closed:
             raise errors.ClosedError("the Database is closed")
-        outside = kind is Kind.ALONE or op is Op.SCRIPT
-        target = self._read if op is Op.ITERATE else self._route(kind, lane)
-        timeout = self.options.timeout if timeout is None else self._calls.timeout(timeout)
+        outside = kind is ALONE or op is SCRIPT
+        target = self._read if op is ITERATE else self._route(kind, lane)
+        if timeout is None:
+            timeout = self.options.timeout
+        elif type(timeout) is not float or not 0.0 <= timeout < _INFINITY:
+            timeout = self._calls.timeout(timeout)  # validates, or raises ArgumentError
         if not target.enter(wait):  # Lane.acquire's fast path, without creating a coroutine
             started = loop.time()
             # Raises OverloadedError (refused), DeadlineError (no slot before the deadline).
@@ -490,11 +509,11 @@ class Database:
 
     def _route(self, kind: Kind, lane: LaneChoice) -> Lane:
         if lane == "auto":
-            lane = "read" if kind is Kind.READ else "write"
+            lane = "read" if kind is READ else "write"
         elif lane != "read" and lane != "write":
             raise errors.ArgumentError(f"lane must be 'auto', 'read' or 'write', not {lane!r}")
         if self.options.readonly:
-            if lane == "write" and kind is not Kind.ALONE:  # PRAGMA table_info is a read
+            if lane == "write" and kind is not ALONE:  # PRAGMA table_info is a read
                 raise errors.ReadOnlyError("the Database was opened with readonly=True")
             return self._read
         if lane == "read" and not self.options.memory and not self._readers_pinned():
