@@ -4,10 +4,11 @@ Open a Database with ``loopsafe.open(path)`` (not in ``__all__``: it would shado
 builtin ``open`` under ``from loopsafe import *``).
 """
 
-from loopsafe.engine import Database, ExecuteResult
+from loopsafe.engine import Database, ExecuteResult, Stats
 from loopsafe.engine import open as open
 from loopsafe.errors import (
     AbortedError,
+    ArgumentError,
     BusyError,
     CannotOpenError,
     ClosedError,
@@ -22,11 +23,14 @@ from loopsafe.errors import (
     OverloadedError,
     ParameterError,
     ReadOnlyError,
+    SchemaVersionError,
     SerializationError,
     SQLError,
+    StoreError,
     TransactionError,
     ValueTooLargeError,
     ValueTypeError,
+    WrongLoopError,
 )
 from loopsafe.stores import Cache, Flags
 
@@ -34,6 +38,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AbortedError",
+    "ArgumentError",
     "BusyError",
     "Cache",
     "CannotOpenError",
@@ -53,8 +58,12 @@ __all__ = [
     "ParameterError",
     "ReadOnlyError",
     "SQLError",
+    "SchemaVersionError",
     "SerializationError",
+    "Stats",
+    "StoreError",
     "TransactionError",
     "ValueTooLargeError",
     "ValueTypeError",
+    "WrongLoopError",
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "AbortedError",
+    "ArgumentError",
     "BusyError",
     "CannotOpenError",
     "ClosedError",
@@ -30,11 +31,20 @@ __all__ = [
     "TransactionError",
     "ValueTooLargeError",
     "ValueTypeError",
+    "WrongLoopError",
 ]
 
 
 class Error(Exception):
     """Base class of every loopsafe error."""
+
+
+class ArgumentError(Error, ValueError):
+    """An option of ``open()`` or an argument of a call has a value loopsafe can't use
+    (a negative or infinite duration, an unknown ``lane``, ``chunk=0``, ...).
+
+    Raised before anything runs. Also a ``ValueError``. Fix the value; the message names it.
+    """
 
 
 class SQLError(Error):
@@ -115,6 +125,14 @@ class DeadlineError(Error, TimeoutError):
 
 class AbortedError(Error):
     """The statement was stopped because its caller went away (cancelled or closed)."""
+
+
+class WrongLoopError(Error):
+    """The Database was used from an event loop other than the one that opened it.
+
+    Nothing was queued. A Database's threads answer on the loop that opened it: open one
+    Database per event loop (per thread running a loop).
+    """
 
 
 class ClosedError(Error):

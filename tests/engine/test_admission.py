@@ -238,7 +238,7 @@ async def test_a_database_lane_stalled_past_its_budget_sheds_and_waiters_keep_de
         # The interrupted statement gives its slot back when its thread reports it; once the
         # lane has an idle thread it admits again, whatever its estimate.
         for _ in range(500):
-            if db.stats()["read_inflight"] == 0:
+            if db.stats().read_inflight == 0:
                 break
             await asyncio.sleep(0.01)
         assert await db.fetchval("SELECT 5") == 5

@@ -80,7 +80,7 @@ async def test_flood_is_bounded_by_the_queue(path: Path) -> None:
         async def sample() -> None:
             nonlocal peak
             while True:
-                peak = max(peak, db.stats()["read_inflight"])
+                peak = max(peak, db.stats().read_inflight)
                 await asyncio.sleep(0)
 
         sampler = asyncio.create_task(sample())

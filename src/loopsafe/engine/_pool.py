@@ -1,4 +1,4 @@
-"""Starting and stopping a Database's threads, and stopping them at interpreter exit."""
+"""The worker pool: a Database's writer and readers, started, stopped, and stopped at exit."""
 
 from __future__ import annotations
 
@@ -10,21 +10,20 @@ from collections.abc import Sequence
 from typing import Any
 
 from loopsafe import errors
-from loopsafe.engine._channel import Channel
+from loopsafe.engine._completions import Completions
 from loopsafe.engine._lane import Lane
 from loopsafe.engine._options import Options
 from loopsafe.engine._reader import Reader
-from loopsafe.engine._request import Request
-from loopsafe.engine._wakeup import Completions
-from loopsafe.engine._worker import STOP, Worker
+from loopsafe.engine._request import STOP, FollowUps, Op, Request
+from loopsafe.engine._worker import Worker
 from loopsafe.engine._writer import Writer
 
 CLOSE_GRACE = 1.0  # seconds queued work may take to finish before close() fails it
 
-_alive: weakref.WeakSet[Threads] = weakref.WeakSet()
+_alive: weakref.WeakSet[WorkerPool] = weakref.WeakSet()
 
 
-class Threads:
+class WorkerPool:
     """The writer and the readers of one Database."""
 
     def __init__(self, options: Options, completions: Completions, read: Lane, write: Lane) -> None:
@@ -32,7 +31,7 @@ class Threads:
         self.completions = completions
         self.read = read
         self.write = write
-        self.iterators: set[Channel] = set()
+        self.iterators: set[FollowUps] = set()
         self.workers: list[Worker] = []
         self.writer: Writer | None = None
 
@@ -53,18 +52,18 @@ class Threads:
     def _spawn(
         self, cls: type[Worker], loop: asyncio.AbstractEventLoop, name: str, memory: str, lane: Lane
     ) -> Worker:
-        ready = Request(-1, "", None, loop.create_future(), None)
-        exited = Request(-1, "", None, loop.create_future(), None)
+        started = Request(Op.STARTED, loop.create_future())
+        exited = Request(Op.EXITED, loop.create_future())
         extra: dict[str, Any] = {"source": lane.queue}
         if cls is Reader:
             extra["iterators"] = self.iterators
-        worker = cls(name, self.options, self.completions, ready, exited, memory, **extra)
+        worker = cls(name, self.options, self.completions, started, exited, memory, **extra)
         self.workers.append(worker)
         worker.start()
         return worker
 
     async def _ready(self, loop: asyncio.AbstractEventLoop) -> None:
-        pending = [w.ready.fut for w in self.workers]
+        pending = [w.started.fut for w in self.workers]
         results = await asyncio.gather(*pending, return_exceptions=True)
         failures = [r for r in results if isinstance(r, BaseException)]
         if failures:
@@ -76,9 +75,9 @@ class Threads:
         for worker in self.workers:
             (self.read if isinstance(worker, Reader) else self.write).queue.put(STOP)
         for channel in list(self.iterators):
-            channel.queue.put(STOP)
+            channel.stop()
         if self.writer is not None and self.writer.channel is not None:
-            self.writer.channel.queue.put(STOP)  # roll back the open transaction
+            self.writer.channel.stop()  # roll back the open transaction
 
     async def stop(self, loop: asyncio.AbstractEventLoop) -> None:
         """Finish queued work, fail what is left after the grace period, join the threads.
@@ -94,12 +93,12 @@ class Threads:
         for _ in readers:
             self.read.queue.put(STOP)
         for channel in list(self.iterators):
-            channel.queue.put(STOP)
+            channel.stop()
         await self._wait_for(readers, loop, deadline)
         if self.writer is not None:
             self.write.queue.put(STOP)
             if self.writer.channel is not None:
-                self.writer.channel.queue.put(STOP)  # roll back the open transaction
+                self.writer.channel.stop()  # roll back the open transaction
             await self._wait_for([self.writer], loop, deadline)
         self._fail_queued()  # anything a stopping thread put back for the others
         await asyncio.to_thread(self._join)

@@ -29,13 +29,16 @@ class Completions:
         self._lanes = lanes  # every lane a request may name: settled, then woken, per drain
 
     def post(self, req: Request) -> None:
-        """Hand a finished request to the loop (any thread)."""
+        """Hand a finished request to the loop (any thread). Each request is posted once."""
+        req.answered = True
         self._done.append(req)
         if not self._scheduled:
             self._wake()
 
     def post_many(self, reqs: list[Request]) -> None:
         """Hand several finished requests to the loop at once (any thread)."""
+        for req in reqs:
+            req.answered = True
         self._done.extend(reqs)
         if not self._scheduled:
             self._wake()
