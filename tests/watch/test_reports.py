@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import pytest
 
 from loopsafe.watch import Frame, LoopMonitor, StackGroup, StallKind, StallReport, labelled
 from loopsafe.watch._ratelimit import RateLimiter
-from tests.watch.watch_stalls import Stalls, marker_lines, reports_after, run, settle
+from tests.watch.watch_stalls import Stalls, marker_lines, observe, reports_after, run, settle
 
 
 class FakeClock:
@@ -141,3 +142,61 @@ def test_stop_is_idempotent_and_monitor_restarts(stalls: Stalls) -> None:
         return len(monitor.reports)
 
     assert run("asyncio", main) >= 2
+
+
+def _installed_app_report(is_user_file: Callable[[str], bool] | None = None) -> StallReport:
+    app = "/venv/lib/python3.11/site-packages/shop"
+    frames = (
+        Frame("/venv/lib/python3.11/site-packages/uvicorn/protocols/http.py", 10, "run_asgi"),
+        Frame(f"{app}/routes.py", 20, "get_order"),
+        Frame(f"{app}/orders.py", 30, "load_order"),
+        Frame(f"{app}/orders.py", 40, "query"),
+        Frame("/usr/lib/python3.11/sqlite3/dbapi2.py", 50, "execute"),
+    )
+    extra = {} if is_user_file is None else {"is_user_file": is_user_file}
+    return StallReport(
+        kind=StallKind.BLOCKING,
+        duration=0.05,
+        started_at=0.0,
+        detail="because",
+        user_frame=frames[3],
+        stacks=(StackGroup(frames, 1),),
+        samples=1,
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def test_format_folds_frames_outside_user_code_by_the_reports_predicate() -> None:
+    # An app installed in site-packages is library code to the default predicate.
+    assert "in get_order" not in _installed_app_report().format()
+    text = _installed_app_report(lambda name: "/site-packages/shop/" in name).format()
+    assert "in get_order" in text
+    assert "in load_order" in text
+
+
+def _hop_a(stalls: Stalls) -> None:
+    _hop_b(stalls)
+
+
+def _hop_b(stalls: Stalls) -> None:
+    _hop_c(stalls)
+
+
+def _hop_c(stalls: Stalls) -> None:
+    stalls.sleep()
+
+
+def test_monitors_is_user_file_decides_what_its_reports_fold(stalls: Stalls) -> None:
+    def only_helpers(name: str) -> bool:  # this test file is "library" code here
+        return name.endswith("watch_stalls.py")
+
+    async def main() -> StallReport:
+        async with LoopMonitor(0.02, log=False, is_user_file=only_helpers) as monitor:
+            return await observe(monitor, lambda: _hop_a(stalls), "sleep")
+
+    report = run("asyncio", main)
+    assert report.is_user_file is only_helpers
+    text = report.format()
+    assert "in _hop_c" in text  # the innermost two frames are always shown
+    assert "in _hop_a" not in text, text
+    assert "library frames" in text

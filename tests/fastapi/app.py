@@ -1,6 +1,6 @@
 """A small loopsafe.fastapi app that the server tests run under uvicorn in a subprocess.
 
-``python _fastapi_app.py --db PATH --fd FD --marker PATH``: serves on the listening
+``python app.py --db PATH --fd FD --marker PATH``: serves on the listening
 socket FD; writes "opened" to the marker at startup and, after loopsafe's lifespan
 has ended, "closed" if the Database really was closed.
 """

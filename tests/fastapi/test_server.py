@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-APP = Path(__file__).with_name("_fastapi_app.py")
+APP = Path(__file__).with_name("app.py")
 
 
 @dataclass
