@@ -18,6 +18,8 @@ ARGS = (
     "asyncio_default_fixture_loop_scope=function",
 )
 
+# Every stall here is either far over its budget or far under it: these machines can
+# lag an idle loop by up to 40 ms on their own.
 MARKED = """
 import asyncio
 import sys
@@ -26,7 +28,10 @@ import time
 import pytest
 
 def blocks():
-    time.sleep(0.08)  # the blocking line
+    time.sleep(0.15)  # the blocking line
+
+def blocks_a_little():
+    time.sleep(0.01)
 
 def tracer(frame, event, arg):
     return None
@@ -45,7 +50,7 @@ async def test_blocks():
     await asyncio.sleep(0.01)
 
 @pytest.mark.asyncio
-@pytest.mark.loopsafe_watch(budget=0.05)
+@pytest.mark.loopsafe_watch(budget=0.5)
 async def test_awaits():
     for _ in range(10):
         await asyncio.sleep(0.01)
@@ -80,6 +85,12 @@ async def test_fails_on_its_own():
 async def test_default_budget():
     await asyncio.sleep(0.03)
     blocks()
+
+@pytest.mark.asyncio
+@pytest.mark.loopsafe_watch
+async def test_under_the_default_budget():
+    await asyncio.sleep(0.03)
+    blocks_a_little()
 """
 
 UNMARKED = """
@@ -91,10 +102,10 @@ import pytest
 @pytest.mark.asyncio
 async def test_blocks():
     await asyncio.sleep(0.03)
-    time.sleep(0.08)
+    time.sleep(0.15)
 
 def test_sync():
-    time.sleep(0.08)
+    time.sleep(0.15)
 """
 
 
@@ -106,7 +117,7 @@ def test_marker(pytester: pytest.Pytester) -> None:
         for r in reprec.getreports("pytest_runtest_logreport")
         if r.when == "call"
     }
-    assert len(reports) == 6
+    assert len(reports) == 7
 
     # Over budget: fails, showing the kind, the line with its source, grouped stacks.
     blocked = reports["test_blocks"]
@@ -117,7 +128,7 @@ def test_marker(pytester: pytest.Pytester) -> None:
     assert "over the loopsafe budget of 30 ms" in text
     assert "blocking call on the loop" in text
     assert f"test_inner.py:{line} in blocks" in text
-    assert "time.sleep(0.08)  # the blocking line" in text
+    assert "time.sleep(0.15)  # the blocking line" in text
     assert "x (100%)" in text
     assert "in test_blocks" in text
 
@@ -130,7 +141,10 @@ def test_marker(pytester: pytest.Pytester) -> None:
     assert own.failed
     assert "its own failure" in own.longreprtext
     assert "blocking call on the loop" in dict(own.sections)["Captured loopsafe call"]
-    assert reports["test_default_budget"].passed  # 80 ms < the default 100 ms
+    default = reports["test_default_budget"]
+    assert default.failed  # 150 ms > the default 100 ms
+    assert "over the loopsafe budget of 100 ms" in default.longreprtext
+    assert reports["test_under_the_default_budget"].passed
 
 
 @pytest.mark.parametrize(
@@ -138,7 +152,8 @@ def test_marker(pytester: pytest.Pytester) -> None:
     [
         ((), 0),
         (("--loopsafe-budget=0.03",), 0),
-        (("--loopsafe-watch",), 0),
+        (("--loopsafe-watch",), 1),  # the default budget, 0.1 s
+        (("--loopsafe-watch", "--loopsafe-budget=1"), 0),
         (("--loopsafe-watch", "--loopsafe-budget=0.03"), 1),
     ],
 )

@@ -9,7 +9,18 @@ import pytest
 
 from loopsafe.watch import Frame, LoopMonitor, StackGroup, StallKind, StallReport, labelled
 from loopsafe.watch._ratelimit import RateLimiter
-from tests.watch.watch_stalls import Stalls, marker_lines, observe, reports_after, run, settle
+from tests.watch.watch_stalls import (
+    CpuLoss,
+    Stalls,
+    checked,
+    marker_lines,
+    observe,
+    reports_after,
+    run,
+    settle,
+    shows,
+    watched_threads,
+)
 
 
 class FakeClock:
@@ -78,27 +89,37 @@ def test_repeated_stall_is_logged_once_then_with_a_count(
 ) -> None:
     seen: list[StallReport] = []
 
-    async def main() -> list[StallReport]:
+    async def main() -> tuple[list[StallReport], float]:
         monitor = LoopMonitor(0.02, on_stall=seen.append, report_period=0.6)
         async with monitor:
+            loss = CpuLoss(watched_threads(monitor))
             for i in range(4):
                 # The fourth stall comes after the rate-limit window has passed.
                 await settle(0.6 if i == 3 else 0.03)
                 before = len(monitor.reports)
                 stalls.sleep()
                 await reports_after(monitor, before)
-            return monitor.reports
+            return monitor.reports, loss.lost()
 
-    with caplog.at_level(logging.WARNING, logger="loopsafe.watch"):
-        reports = run("asyncio", main)
-    sleeps = [r for r in reports if r.user_frame and r.user_frame.lineno in marker_lines("sleep")]
-    assert len(sleeps) == 4
-    assert len({r.fingerprint for r in sleeps}) == 1
-    logged = [rec for rec in caplog.records if marker_lines("sleep") & _lines_in(rec.getMessage())]
-    assert len(logged) == 2, [r.getMessage() for r in caplog.records]
-    assert "2 similar stalls not reported" in logged[1].getMessage()
-    assert [r.suppressed for r in seen if r.fingerprint == sleeps[0].fingerprint] == [0, 2]
-    assert isinstance(getattr(logged[0], "loopsafe_stall", None), StallReport)
+    def trial() -> tuple[list[StallReport], float]:
+        seen.clear()
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="loopsafe.watch"):
+            return run("asyncio", main)
+
+    def check(reports: list[StallReport]) -> None:
+        sleeps = [r for r in reports if shows(r, "sleep")]
+        assert len(sleeps) == 4
+        assert len({r.fingerprint for r in sleeps}) == 1, [r.format() for r in sleeps]
+        logged = [
+            rec for rec in caplog.records if marker_lines("sleep") & _lines_in(rec.getMessage())
+        ]
+        assert len(logged) == 2, [r.getMessage() for r in caplog.records]
+        assert "2 similar stalls not reported" in logged[1].getMessage()
+        assert [r.suppressed for r in seen if r.fingerprint == sleeps[0].fingerprint] == [0, 2]
+        assert isinstance(getattr(logged[0], "loopsafe_stall", None), StallReport)
+
+    checked(trial, check)
 
 
 def _lines_in(message: str) -> set[int]:
@@ -110,14 +131,18 @@ def _lines_in(message: str) -> set[int]:
 
 
 def test_labelled_task_names_its_route(stalls: Stalls) -> None:
-    async def main() -> StallReport:
-        async with LoopMonitor(0.02, log=False) as monitor:
-            await settle()
-            with labelled("job:nightly-report"):
-                stalls.sleep()
-            return (await reports_after(monitor, 0))[-1]
+    def inject() -> None:
+        with labelled("job:nightly-report"):
+            stalls.sleep()
 
-    assert run("asyncio", main).route == "job:nightly-report"
+    def check(report: StallReport) -> None:
+        assert report.route == "job:nightly-report", report.format()
+
+    async def main() -> None:
+        async with LoopMonitor(0.02, log=False) as monitor:
+            await observe(monitor, inject, "sleep", check)
+
+    run("asyncio", main)
 
 
 def test_bad_settings_are_rejected() -> None:

@@ -32,16 +32,21 @@ from loopsafe.watch import LoopMonitor, StallReport
 
 T = TypeVar("T")
 
-TARGET = 0.06
-"""Each injected stall lasts about this long (the monitor threshold is 0.02)."""
+TARGET = 0.12
+"""Each injected stall lasts about this long: six times the monitor's threshold (0.02)
+and three times the longest pause these machines' hosts impose (40 ms), so a host
+pause can neither pass for one nor, by delaying the watchdog once, change its kind."""
+GC_TARGET = 0.06
+"""A full collection this long (the heap it takes grows with the pause)."""
 SLOW_SQL = (
     "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ?) "
     "SELECT count(*) FROM c"
 )
 LOOPS = ["asyncio", "uvloop"]
-LOST = 0.005
-"""CPU lost to the machine in a trial (run-queue wait of the loop thread or the
-watchdog, or host steal time) from which the trial tells nothing about the stall."""
+LOST = 0.02
+"""CPU lost to the machine in a trial (run-queue wait of the loop thread, the watchdog
+or a thread under test, or host steal time) from which it may tell nothing about the
+stall: a sixth of the stall."""
 ATTEMPTS = 12
 """Trials to get one that lost no CPU (beyond that the machine is too busy to test on)."""
 
@@ -116,11 +121,11 @@ class Stalls:
         return n
 
     def grow_heap(self) -> None:
-        """Keep enough cyclic objects alive that ``gc.collect()`` takes ~TARGET."""
+        """Keep enough cyclic objects alive that ``gc.collect()`` takes ~GC_TARGET."""
         while True:
             t0 = time.perf_counter()
             gc.collect()
-            if time.perf_counter() - t0 >= TARGET:
+            if time.perf_counter() - t0 >= GC_TARGET:
                 return
             for _ in range(50_000):
                 a: list[object] = []
@@ -139,7 +144,7 @@ class Stalls:
 
     def _gil_worker(self) -> None:
         while (done := self._commands.get()) is not None:
-            sorted(self.gil_data)
+            sorted(self.gil_data)  # STALL:gil_once
             done.set()
 
     def start_gil_hog(self) -> threading.Event:
@@ -258,11 +263,12 @@ def _run_delay(native_id: int) -> float:
         return 0.0
 
 
-def watched_threads(monitor: LoopMonitor) -> list[int]:
-    """Native ids of the calling (loop) thread and the monitor's watchdog."""
-    name = f"loopsafe-watch-{monitor.name}"
+def watched_threads(monitor: LoopMonitor, *others: str) -> list[int]:
+    """Native ids of the calling (loop) thread, the monitor's watchdog and the threads
+    named in ``others``."""
+    names = {f"loopsafe-watch-{monitor.name}", *others}
     ids = [threading.get_native_id()]
-    ids += [t.native_id for t in threading.enumerate() if t.name == name and t.native_id]
+    ids += [t.native_id for t in threading.enumerate() if t.name in names and t.native_id]
     return ids
 
 
@@ -278,27 +284,99 @@ def shows(report: StallReport, tag: str) -> bool:
     return any(f.lineno in lines and f.filename == __file__ for f in frames)
 
 
-async def observe(
-    monitor: LoopMonitor, inject: Callable[[], object], tag: str, *, attempts: int = ATTEMPTS
-) -> StallReport:
-    """Inject a stall and return its report: the one whose stacks show a line tagged
-    ``tag``. A trial that lost CPU to the machine is run again (up to ``attempts``);
-    an undisturbed trial without such a report fails at once."""
-    lost: list[float] = []
+def checked(
+    trial: Callable[[], tuple[T, float]],
+    check: Callable[[T], object],
+    *,
+    lost: float = LOST,
+    attempts: int = ATTEMPTS,
+) -> T:
+    """Run ``trial`` (which returns its result and the CPU it lost to the machine)
+    and ``check`` its result. A trial that lost less than ``lost`` seconds must pass
+    the check; one that lost more and failed it is observed again, up to ``attempts``
+    times in all."""
+    failures: list[str] = []
     for _ in range(attempts):
+        result, seconds = trial()
+        try:
+            check(result)
+        except AssertionError as e:
+            if seconds < lost:
+                raise
+            failures.append(f"({seconds * 1000:.0f} ms of CPU lost) {e}")
+            continue
+        return result
+    raise AssertionError("every trial lost CPU to the machine and failed:\n" + "\n".join(failures))
+
+
+async def checked_async(
+    trial: Callable[[], Awaitable[tuple[T, float]]],
+    check: Callable[[T], object],
+    *,
+    lost: float = LOST,
+    attempts: int = ATTEMPTS,
+) -> T:
+    """:func:`checked` for a trial run on the loop."""
+    failures: list[str] = []
+    for _ in range(attempts):
+        result, seconds = await trial()
+        try:
+            check(result)
+        except AssertionError as e:
+            if seconds < lost:
+                raise
+            failures.append(f"({seconds * 1000:.0f} ms of CPU lost) {e}")
+            continue
+        return result
+    raise AssertionError("every trial lost CPU to the machine and failed:\n" + "\n".join(failures))
+
+
+async def trial_reports(
+    monitor: LoopMonitor,
+    inject: Callable[[], object],
+    check: Callable[[list[StallReport]], object],
+    *,
+    threads: tuple[str, ...] = (),
+) -> list[StallReport]:
+    """Inject a stall (awaiting what ``inject`` returns, if awaitable) and ``check``
+    the reports of the trial, observing it again while the machine disturbed it (see
+    :func:`checked`; CPU lost by the loop thread, the watchdog or the named
+    ``threads``)."""
+
+    async def trial() -> tuple[list[StallReport], float]:
         await settle()
         before = len(monitor.reports)
-        loss = CpuLoss(watched_threads(monitor))
+        loss = CpuLoss(watched_threads(monitor, *threads))
         result = inject()
         if inspect.isawaitable(result):
             await result
         reports = await reports_after(monitor, before)
-        found = [r for r in reports if shows(r, tag)]
-        lost.append(loss.lost())
-        if lost[-1] >= LOST:
-            continue
-        assert found, "no report shows the injected stall:\n\n" + "\n\n".join(
-            r.format() for r in reports
-        )
-        return max(found, key=lambda r: r.duration)
-    raise AssertionError(f"every trial lost CPU to the machine (seconds lost: {lost})")
+        return reports, loss.lost()
+
+    return await checked_async(trial, check)
+
+
+def injected(reports: list[StallReport], tag: str) -> StallReport:
+    """The report of the injected stall: the one whose stacks show a line tagged
+    ``tag`` (the longest, if several do)."""
+    found = [r for r in reports if shows(r, tag)]
+    assert found, "no report shows the injected stall:\n\n" + "\n\n".join(
+        r.format() for r in reports
+    )
+    return max(found, key=lambda r: r.duration)
+
+
+async def observe(
+    monitor: LoopMonitor,
+    inject: Callable[[], object],
+    tag: str,
+    check: Callable[[StallReport], object] = lambda report: None,
+    *,
+    threads: tuple[str, ...] = (),
+) -> StallReport:
+    """The report of an injected stall (see :func:`injected`), which must pass
+    ``check`` unless the machine disturbed its trial (see :func:`trial_reports`)."""
+    reports = await trial_reports(
+        monitor, inject, lambda found: check(injected(found, tag)), threads=threads
+    )
+    return injected(reports, tag)
