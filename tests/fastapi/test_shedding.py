@@ -196,3 +196,27 @@ async def test_probe_reports_each_beats_lag_by_its_clock() -> None:
     count = len(lags)
     await asyncio.sleep(0.01)
     assert len(lags) == count, "no beat after stop()"
+
+
+async def test_probe_reports_how_long_its_queued_callback_waited() -> None:
+    # A busy loop runs each timer nearly on time but makes queued work wait: the
+    # callback a beat queues reads the clock 0.2 s after the beat did.
+    readings = iter([100.0, 100.001, 100.001, 100.201])
+    last = [100.201]
+
+    def clock() -> float:
+        last[0] = next(readings, last[0])
+        return last[0]
+
+    got: asyncio.Future[tuple[float, float]] = asyncio.get_running_loop().create_future()
+
+    def on_lag(lag: float, now: float) -> None:
+        if not got.done():
+            got.set_result((lag, now))
+
+    probe = LagProbe(0.001, on_lag, clock=clock)
+    probe.ensure(asyncio.get_running_loop())
+    lag, now = await got
+    probe.stop()
+    assert lag == pytest.approx(0.2)
+    assert now == 100.201

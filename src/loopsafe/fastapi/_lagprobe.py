@@ -1,8 +1,14 @@
-"""A heartbeat on the running event loop that reports how late each beat ran.
+"""A heartbeat on the running event loop that reports how late work runs on it.
 
-One timer callback per ``interval``: a clock read, a subtraction, a re-arm (a few
-microseconds, 100 times a second). It is loopsafe.fastapi's own rather than
-loopsafe.watch's monitor so that shedding needs no watchdog thread and no extra.
+Each beat measures two delays and reports the larger: how late its timer ran, and
+how long a callback it queues waits to run. The first sees a blocked loop (no timer
+runs during a 200 ms call). The second sees a busy one: a timer due in the middle of
+a loop iteration waits only for the rest of it, but a queued callback waits for
+everything that was ready before it, about a whole iteration.
+
+One timer and one queued callback per ``interval`` (a few microseconds, 100 times a
+second). It is loopsafe.fastapi's own rather than loopsafe.watch's monitor so that
+shedding needs no watchdog thread and no extra.
 """
 
 from __future__ import annotations
@@ -12,11 +18,13 @@ import time
 from collections.abc import Callable
 
 LagCallback = Callable[[float, float], object]
-"""Called on the loop with each beat's lag and the instant it ran (monotonic seconds)."""
+"""Called on the loop with each beat's lag and the instant it was measured (monotonic
+seconds)."""
 
 
 class LagProbe:
-    """Beats every ``interval`` seconds on one loop and passes each beat's lag on.
+    """Beats every ``interval`` seconds on one loop and passes each beat's lag on
+    (the larger of its timer's lateness and its queued callback's wait).
 
     :meth:`ensure` starts it on the running loop, or moves it there if it was
     beating on another (an app served by one loop after another, as in tests). A
@@ -66,6 +74,12 @@ class LagProbe:
         if loop is not self._loop:  # moved to another loop meanwhile
             return
         now = self._clock()
-        lag = max(0.0, now - self._due)
+        late = max(0.0, now - self._due)
         self._arm(loop)
-        self.on_lag(lag, now)
+        loop.call_soon(self._queued, loop, late, now)
+
+    def _queued(self, loop: asyncio.AbstractEventLoop, late: float, queued_at: float) -> None:
+        if loop is not self._loop:
+            return
+        now = self._clock()
+        self.on_lag(max(late, now - queued_at), now)
