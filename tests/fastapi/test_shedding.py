@@ -166,9 +166,20 @@ def test_bad_settings_are_refused() -> None:
         LoadShedding(app, exempt="/health")
     with pytest.raises(ValueError, match="target"):
         LoadShedding(app, target_lag=0)
-    no_header = LoadShedding(app, retry_after=None)
-    assert b"retry-after" not in dict(no_header._start["headers"])
-    assert json.loads(no_header._body["body"])["status"] == 503
+
+
+async def test_retry_after_can_be_left_out() -> None:
+    app = App()
+    shedder = _shed(app, min_limit=1, max_limit=1, retry_after=None)
+    async with _client(shedder) as client:
+        held = asyncio.create_task(client.get("/work"))
+        await _until(lambda: app.reached == 1, "the first request never reached the app")
+        r = await client.get("/work")  # the one slot is taken
+        app.release.set()
+        await held
+    assert r.status_code == 503
+    assert "retry-after" not in r.headers
+    assert json.loads(r.content)["status"] == 503
 
 
 async def test_probe_reports_each_beats_lag_by_its_clock() -> None:
