@@ -18,8 +18,9 @@ ARGS = (
     "asyncio_default_fixture_loop_scope=function",
 )
 
-# Every stall here is either far over its budget or far under it: these machines can
-# lag an idle loop by up to 40 ms on their own.
+# Every stall here is either far over its budget or far under it, and every budget that
+# must not be reached is far over what these machines can lag an idle loop by on their
+# own (up to 40 ms).
 MARKED = """
 import asyncio
 import sys
@@ -28,10 +29,7 @@ import time
 import pytest
 
 def blocks():
-    time.sleep(0.15)  # the blocking line
-
-def blocks_a_little():
-    time.sleep(0.01)
+    time.sleep(0.4)  # the blocking line
 
 def tracer(frame, event, arg):
     return None
@@ -43,7 +41,7 @@ def debugger():
     sys.settrace(None)
 
 @pytest.mark.asyncio
-@pytest.mark.loopsafe_watch(budget=0.03)
+@pytest.mark.loopsafe_watch(budget=0.2)
 async def test_blocks():
     await asyncio.sleep(0.03)
     blocks()
@@ -56,7 +54,7 @@ async def test_awaits():
         await asyncio.sleep(0.01)
 
 @pytest.mark.asyncio
-@pytest.mark.loopsafe_watch(budget=0.03)
+@pytest.mark.loopsafe_watch(budget=0.2)
 async def test_traced_while_blocking():
     await asyncio.sleep(0.03)
     sys.settrace(tracer)
@@ -67,7 +65,7 @@ async def test_traced_while_blocking():
         sys.settrace(None)
 
 @pytest.mark.asyncio
-@pytest.mark.loopsafe_watch(budget=0.03)
+@pytest.mark.loopsafe_watch(budget=0.2)
 async def test_debugger_attached_before(debugger):
     await asyncio.sleep(0.03)
     blocks()
@@ -85,12 +83,6 @@ async def test_fails_on_its_own():
 async def test_default_budget():
     await asyncio.sleep(0.03)
     blocks()
-
-@pytest.mark.asyncio
-@pytest.mark.loopsafe_watch
-async def test_under_the_default_budget():
-    await asyncio.sleep(0.03)
-    blocks_a_little()
 """
 
 UNMARKED = """
@@ -117,7 +109,7 @@ def test_marker(pytester: pytest.Pytester) -> None:
         for r in reprec.getreports("pytest_runtest_logreport")
         if r.when == "call"
     }
-    assert len(reports) == 7
+    assert len(reports) == 6
 
     # Over budget: fails, showing the kind, the line with its source, grouped stacks.
     blocked = reports["test_blocks"]
@@ -125,10 +117,10 @@ def test_marker(pytester: pytest.Pytester) -> None:
     text = blocked.longreprtext
     source = (pytester.path / "test_inner.py").read_text().splitlines()
     line = next(i for i, s in enumerate(source, 1) if "# the blocking line" in s)
-    assert "over the loopsafe budget of 30 ms" in text
+    assert "over the loopsafe budget of 200 ms" in text
     assert "blocking call on the loop" in text
     assert f"test_inner.py:{line} in blocks" in text
-    assert "time.sleep(0.15)  # the blocking line" in text
+    assert "time.sleep(0.4)  # the blocking line" in text
     assert "x (100%)" in text
     assert "in test_blocks" in text
 
@@ -142,9 +134,8 @@ def test_marker(pytester: pytest.Pytester) -> None:
     assert "its own failure" in own.longreprtext
     assert "blocking call on the loop" in dict(own.sections)["Captured loopsafe call"]
     default = reports["test_default_budget"]
-    assert default.failed  # 150 ms > the default 100 ms
+    assert default.failed  # 400 ms > the default 100 ms
     assert "over the loopsafe budget of 100 ms" in default.longreprtext
-    assert reports["test_under_the_default_budget"].passed
 
 
 @pytest.mark.parametrize(

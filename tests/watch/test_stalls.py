@@ -136,11 +136,15 @@ def test_thread_that_held_the_gil_once_is_named(loop_kind: str, stalls: Stalls) 
     # Its stack is caught where it let the GIL go only if the watchdog or the
     # heartbeat runs before it does; its name and CPU time are always right.
     def check(reports: list[StallReport]) -> None:
-        assert reports, "a C call holding the GIL for 120 ms stalled nothing"
-        for report in reports:
-            assert report.kind is StallKind.GIL, report.format()
+        # Other stalls may come in the same trial (a collection of this process's
+        # garbage); none may blame another thread, or nobody.
+        text = "\n\n".join(r.format() for r in reports)
+        gil = [r for r in reports if r.kind is StallKind.GIL]
+        assert gil, f"a C call holding the GIL for 120 ms was not reported as such:\n{text}"
+        for report in gil:
             assert report.gil_holder is not None
             assert report.gil_holder.name == "gil-worker", report.format()
+        assert all(r.kind is not StallKind.UNKNOWN for r in reports), text
 
     async def main() -> None:
         async with LoopMonitor(0.02, log=False) as monitor:
