@@ -14,6 +14,7 @@ import pytest
 
 from loopsafe.watch import LoopMonitor, StallKind, StallReport
 from tests.watch.watch_stalls import (
+    ATTEMPTS,
     LOOPS,
     CpuLoss,
     Stalls,
@@ -111,7 +112,7 @@ def test_thread_holding_the_gil_is_named_with_its_line(loop_kind: str, stalls: S
             stop = stalls.start_gil_hog()
             loss = CpuLoss(watched_threads(monitor, "gil-hog"))
             try:
-                await reports_after(monitor, 0, count=TRIALS, wait=5.0, quiet=0.0)
+                await reports_after(monitor, 0, count=3, wait=5.0, quiet=0.0)
             finally:
                 monitor.stop()  # while the hog still runs: every stall is its doing
                 lost = loss.lost()
@@ -119,7 +120,7 @@ def test_thread_holding_the_gil_is_named_with_its_line(loop_kind: str, stalls: S
             return monitor.reports, lost
 
     def check(reports: list[StallReport]) -> None:
-        assert len(reports) >= TRIALS
+        assert len(reports) >= 3
         for report in reports:
             gil(report)
             assert report.gil_holder is not None
@@ -128,7 +129,8 @@ def test_thread_holding_the_gil_is_named_with_its_line(loop_kind: str, stalls: S
             assert report.loop_cpu is not None
             assert report.loop_cpu < 0.2, report.format()
 
-    run(loop_kind, lambda: checked_async(trial, check))
+    # The hog itself needs a CPU: on a busy machine many trials lose theirs.
+    run(loop_kind, lambda: checked_async(trial, check, attempts=3 * ATTEMPTS))
 
 
 @pytest.mark.parametrize("loop_kind", LOOPS)

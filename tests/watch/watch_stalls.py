@@ -16,6 +16,7 @@ import asyncio
 import functools
 import gc
 import inspect
+import math
 import os
 import queue
 import random
@@ -47,7 +48,7 @@ LOST = 0.02
 """CPU lost to the machine in a trial (run-queue wait of the loop thread, the watchdog
 or a thread under test, or host steal time) from which it may tell nothing about the
 stall: a sixth of the stall."""
-ATTEMPTS = 12
+ATTEMPTS = 20
 """Trials to get one that lost no CPU (beyond that the machine is too busy to test on)."""
 
 
@@ -303,10 +304,14 @@ def checked(
         except AssertionError as e:
             if seconds < lost:
                 raise
-            failures.append(f"({seconds * 1000:.0f} ms of CPU lost) {e}")
+            failures.append(f"({_lost(seconds)}) {e}")
             continue
         return result
     raise AssertionError("every trial lost CPU to the machine and failed:\n" + "\n".join(failures))
+
+
+def _lost(seconds: float) -> str:
+    return "no sample taken" if math.isinf(seconds) else f"{seconds * 1000:.0f} ms of CPU lost"
 
 
 async def checked_async(
@@ -325,7 +330,7 @@ async def checked_async(
         except AssertionError as e:
             if seconds < lost:
                 raise
-            failures.append(f"({seconds * 1000:.0f} ms of CPU lost) {e}")
+            failures.append(f"({_lost(seconds)}) {e}")
             continue
         return result
     raise AssertionError("every trial lost CPU to the machine and failed:\n" + "\n".join(failures))
@@ -343,17 +348,20 @@ async def trial_reports(
     :func:`checked`; CPU lost by the loop thread, the watchdog or the named
     ``threads``)."""
 
-    async def trial() -> tuple[list[StallReport], float]:
-        await settle()
-        before = len(monitor.reports)
-        loss = CpuLoss(watched_threads(monitor, *threads))
-        result = inject()
-        if inspect.isawaitable(result):
-            await result
-        reports = await reports_after(monitor, before)
-        return reports, loss.lost()
+    return await checked_async(lambda: _trial(monitor, inject, threads), check)
 
-    return await checked_async(trial, check)
+
+async def _trial(
+    monitor: LoopMonitor, inject: Callable[[], object], threads: tuple[str, ...]
+) -> tuple[list[StallReport], float]:
+    await settle()
+    before = len(monitor.reports)
+    loss = CpuLoss(watched_threads(monitor, *threads))
+    result = inject()
+    if inspect.isawaitable(result):
+        await result
+    reports = await reports_after(monitor, before)
+    return reports, loss.lost()
 
 
 def injected(reports: list[StallReport], tag: str) -> StallReport:
@@ -375,8 +383,19 @@ async def observe(
     threads: tuple[str, ...] = (),
 ) -> StallReport:
     """The report of an injected stall (see :func:`injected`), which must pass
-    ``check`` unless the machine disturbed its trial (see :func:`trial_reports`)."""
-    reports = await trial_reports(
-        monitor, inject, lambda found: check(injected(found, tag)), threads=threads
-    )
-    return injected(reports, tag)
+    ``check`` unless the machine disturbed its trial (see :func:`trial_reports`; a
+    trial in which the watchdog could not take a single sample counts as disturbed)."""
+
+    def check_injected(reports: list[StallReport]) -> None:
+        check(injected(reports, tag))
+
+    async def trial() -> tuple[list[StallReport], float]:
+        reports, lost = await _trial(monitor, inject, threads)
+        if not any(shows(r, tag) for r in reports) and any(not r.samples for r in reports):
+            # The watchdog could not run at all during a stall that releases the GIL
+            # or lets it go every switch interval: the machine held it back, so the
+            # trial observed nothing.
+            lost = math.inf
+        return reports, lost
+
+    return injected(await checked_async(trial, check_injected), tag)

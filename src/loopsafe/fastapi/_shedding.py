@@ -52,11 +52,11 @@ class LoadShedding:
     A heartbeat on the serving loop (one timer every ``interval`` seconds) measures
     the loop's lag; :attr:`limiter` turns it into a limit on requests in flight: cut
     when, for a whole ``window``, every beat ran at least ``target_lag`` late, grown
-    back once the lag is under half the target. An
-    HTTP request that finds the limit reached is answered 503 with ``Retry-After``
-    and an RFC 9457 ``application/problem+json`` body, without reading its body or
-    reaching the app: a shed request costs the loop a few microseconds where a
-    served one costs routing, validation and the handler. Requests to ``exempt``
+    back once the lag is under half the target. An HTTP request that finds the limit
+    reached is answered 503 with ``Retry-After`` and an RFC 9457
+    ``application/problem+json`` body, without reading its body or reaching the app:
+    a shed request costs the loop a few microseconds where a served one costs
+    routing, validation and the handler. Requests to ``exempt``
     paths (exact matches; by default health and metrics) are never shed, nor are
     ``min_limit`` requests in flight, so a quiet service never sheds. WebSocket and
     lifespan messages pass through untouched.
@@ -82,6 +82,11 @@ class LoadShedding:
 
     Raises:
         ValueError: a setting out of range.
+        TypeError: ``exempt`` is one string rather than a collection of paths.
+
+    A request cancelled or failing inside the app leaves the in-flight count as it
+    found it; a shed request is never queued, so it is answered at once whatever the
+    admitted ones are doing.
     """
 
     def __init__(
