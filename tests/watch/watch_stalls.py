@@ -336,24 +336,10 @@ async def checked_async(
     raise AssertionError("every trial lost CPU to the machine and failed:\n" + "\n".join(failures))
 
 
-async def trial_reports(
-    monitor: LoopMonitor,
-    inject: Callable[[], object],
-    check: Callable[[list[StallReport]], object],
-    *,
-    threads: tuple[str, ...] = (),
-) -> list[StallReport]:
-    """Inject a stall (awaiting what ``inject`` returns, if awaitable) and ``check``
-    the reports of the trial, observing it again while the machine disturbed it (see
-    :func:`checked`; CPU lost by the loop thread, the watchdog or the named
-    ``threads``)."""
-
-    return await checked_async(lambda: _trial(monitor, inject, threads), check)
-
-
-async def _trial(
-    monitor: LoopMonitor, inject: Callable[[], object], threads: tuple[str, ...]
+async def run_trial(
+    monitor: LoopMonitor, inject: Callable[[], object], threads: tuple[str, ...] = ()
 ) -> tuple[list[StallReport], float]:
+    """One trial: inject a stall; its reports and the CPU the machine took meanwhile."""
     await settle()
     before = len(monitor.reports)
     loss = CpuLoss(watched_threads(monitor, *threads))
@@ -383,14 +369,15 @@ async def observe(
     threads: tuple[str, ...] = (),
 ) -> StallReport:
     """The report of an injected stall (see :func:`injected`), which must pass
-    ``check`` unless the machine disturbed its trial (see :func:`trial_reports`; a
-    trial in which the watchdog could not take a single sample counts as disturbed)."""
+    ``check`` unless the machine disturbed its trial (see :func:`checked`; CPU lost
+    by the loop thread, the watchdog or the named ``threads``; a trial in which the
+    watchdog could not take a single sample counts as disturbed)."""
 
     def check_injected(reports: list[StallReport]) -> None:
         check(injected(reports, tag))
 
     async def trial() -> tuple[list[StallReport], float]:
-        reports, lost = await _trial(monitor, inject, threads)
+        reports, lost = await run_trial(monitor, inject, threads)
         if not any(shows(r, tag) for r in reports) and any(not r.samples for r in reports):
             # The watchdog could not run at all during a stall that releases the GIL
             # or lets it go every switch interval: the machine held it back, so the
