@@ -17,12 +17,20 @@ from loopsafe.errors import (
     DiskIOError,
     Error,
     IntegrityError,
+    JobCancelledError,
+    JobFailedError,
+    JobNotFoundError,
     OverloadedError,
     ParameterError,
+    PayloadError,
+    QueueError,
     ReadOnlyError,
+    ScheduleError,
     SQLError,
     TransactionError,
+    UnknownTaskError,
 )
+from loopsafe.stores import Queue
 
 __version__ = "0.1.0"
 
@@ -39,9 +47,17 @@ __all__ = [
     "Error",
     "ExecuteResult",
     "IntegrityError",
+    "JobCancelledError",
+    "JobFailedError",
+    "JobNotFoundError",
     "OverloadedError",
     "ParameterError",
+    "PayloadError",
+    "Queue",
+    "QueueError",
     "ReadOnlyError",
     "SQLError",
+    "ScheduleError",
     "TransactionError",
+    "UnknownTaskError",
 ]

@@ -7,5 +7,6 @@ Each is built synchronously from a target — a path, a ``sqlite:///`` URL, or a
 
 from loopsafe.stores._store import Store, StoreTarget
 from loopsafe.stores._target import Target, parse_target
+from loopsafe.stores.queue import Queue
 
-__all__ = ["Store", "StoreTarget", "Target", "parse_target"]
+__all__ = ["Queue", "Store", "StoreTarget", "Target", "parse_target"]
