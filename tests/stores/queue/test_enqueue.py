@@ -72,7 +72,8 @@ async def test_enqueue_by_name_takes_task_defaults_and_per_job_overrides(queue: 
     a = await queue.enqueue("other")
     b = await queue.enqueue("other", queue="urgent", priority=9, max_attempts=7)
     ja, jb = await queue.get(a), await queue.get(b)
-    assert ja is not None and jb is not None
+    assert ja is not None
+    assert jb is not None
     assert (ja.queue, ja.priority, ja.max_attempts) == ("mail", 5, 2)
     assert (jb.queue, jb.priority, jb.max_attempts) == ("urgent", 9, 7)
 
@@ -107,7 +108,8 @@ async def test_run_at_in_the_past_runs_now_and_too_far_ahead_is_refused(
     assert (job.state, job.run_at.timestamp()) == (JobState.SCHEDULED, clock.now + 300)
     clock.advance(301)
     job = await queue.get(later)
-    assert job is not None and job.state is JobState.QUEUED
+    assert job is not None
+    assert job.state is JobState.QUEUED
 
     with pytest.raises(ScheduleError, match="max_delay"):
         await queue.enqueue("send", {"to": "x"}, delay=10 * 365 * 86400)
@@ -193,4 +195,4 @@ def test_task_registration_is_checked() -> None:
 def test_queue_options_are_checked() -> None:
     for kw in ({"lease": 0}, {"poll_interval": -1}, {"retention": float("inf")}):
         with pytest.raises(ValueError, match="positive"):
-            Queue("unused.db", **kw)  # type: ignore[arg-type]
+            Queue("unused.db", **kw)

@@ -82,7 +82,8 @@ async def test_a_job_past_max_attempts_is_dead_and_can_be_retried_by_hand(queue:
             await queue.result(job_id, timeout=30)
         assert info.value.error == "ValueError: bad input #2"
         job = await queue.get(job_id)
-        assert job is not None and job.state is JobState.DEAD
+        assert job is not None
+        assert job.state is JobState.DEAD
         assert await queue.retry(job_id)
         assert await queue.result(job_id, timeout=30) == 3
     assert not await queue.retry(job_id)  # succeeded jobs stay succeeded
@@ -180,7 +181,8 @@ async def test_a_graceful_stop_finishes_within_grace_and_hands_back_the_rest(
         worker.stop()
         release.set()
     ja, jb = await queue.get(a), await queue.get(b)
-    assert ja is not None and jb is not None
+    assert ja is not None
+    assert jb is not None
     assert (ja.state, ja.attempts) == (JobState.SUCCEEDED, 1)
     # Handed back without using its attempt: it runs again as if never started.
     assert (jb.state, jb.attempts) == (JobState.QUEUED, 0)
@@ -288,11 +290,11 @@ async def test_a_task_unknown_to_the_worker_fails_its_job(tmp_path: Path) -> Non
             return None
 
         job_id = await only_here.enqueue()
-        async with Queue(tmp_path / "jobs.db", poll_interval=0.02) as other:
-            async with other.worker():
-                await wait_until(lambda: _is(producer, job_id, JobState.DEAD))
+        async with Queue(tmp_path / "jobs.db", poll_interval=0.02) as other, other.worker():
+            await wait_until(lambda: _is(producer, job_id, JobState.DEAD))
         job = await producer.get(job_id)
-        assert job is not None and "no task named 'only_here'" in (job.error or "")
+        assert job is not None
+        assert "no task named 'only_here'" in (job.error or "")
 
 
 async def test_finished_jobs_are_pruned_after_their_retention(tmp_path: Path) -> None:
