@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 
-.PHONY: run test lint types pytest bench bench-engine bench-http clean
+.PHONY: run test lint types pytest bench bench-engine bench-http bench-stores clean
 
 $(VENV)/.run: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,9 @@ bench-engine: $(VENV)/.dev
 
 bench-http: $(VENV)/.dev
 	$(PY) -m loopsafe.bench http
+
+bench-stores: $(VENV)/.dev
+	$(PY) -m benchmarks.stores
 
 bench: bench-http
 
