@@ -20,7 +20,7 @@ from loopsafe.errors import (
     UnknownTaskError,
 )
 from loopsafe.stores._store import Store, StoreTarget
-from loopsafe.stores.queue._backend import QueueBackend, Recovered
+from loopsafe.stores.queue._backend import QueueBackend, Recovered, StateCounts
 from loopsafe.stores.queue._cron import Cron
 from loopsafe.stores.queue._job import Job, JobState, NewJob, timestamp
 from loopsafe.stores.queue._payload import decode, encode
@@ -96,6 +96,10 @@ class Queue(Store):
         self._waiters: dict[int, list[asyncio.Future[None]]] = {}
         self._counters = Counters()
         self._active_workers: set[Worker] = set()
+        self.stats_interval = 5.0
+        self._depth: tuple[StateCounts, float, float] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._refreshing: asyncio.Task[QueueStats] | None = None
 
     # -- tasks -------------------------------------------------------------------------------
 
@@ -403,29 +407,39 @@ class Queue(Store):
         their own. Returns how many were deleted."""
         return await self._storage().prune(self.clock() - self.retention, limit)
 
-    async def stats(self) -> QueueStats:
-        """Depth per state and queue (every process), age of the oldest ready job, and this
-        process's throughput and failures."""
+    async def refresh_stats(self) -> QueueStats:
+        """Count the jobs in storage now and return :meth:`stats` with those counts."""
         now = self.clock()
         counts = await self._storage().counts(now)
-        totals = dict.fromkeys((s.value for s in JobState), 0)
-        for (_, state), n in counts.depth.items():
-            totals[state] = totals.get(state, 0) + n
+        self._depth = (counts, now, time.monotonic())
+        return self.stats()
+
+    def stats(self) -> QueueStats:
+        """A snapshot: this process's counters as of now, the depth counts as of the last
+        refresh (``depth_age``). Callable from any thread (a metrics scrape); when the
+        counts are older than ``stats_interval`` it asks the queue's loop to refresh them in
+        the background, so the next call sees newer ones. Never waits for storage."""
         c = self._counters
+        states = dict.fromkeys((s.value for s in JobState), 0)
+        depth: dict[str, int] = {}
+        oldest_age = depth_age = None
+        if self._depth is not None:
+            counts, counted_at, refreshed = self._depth
+            for (queue, state), n in counts.depth.items():
+                states[state] = states.get(state, 0) + n
+                depth[f"{queue}/{state}"] = n
+            if counts.oldest_ready is not None:
+                oldest_age = max(0.0, counted_at - counts.oldest_ready)
+            depth_age = time.monotonic() - refreshed
+        if depth_age is None or depth_age > self.stats_interval:
+            self._refresh_soon()
         return QueueStats(
-            queued=totals["queued"],
-            scheduled=totals["scheduled"],
-            running=totals["running"],
-            succeeded=totals["succeeded"],
-            failed=totals["failed"],
-            dead=totals["dead"],
-            cancelled=totals["cancelled"],
-            depth=counts.depth,
-            oldest_ready_age=None
-            if counts.oldest_ready is None
-            else max(0.0, now - counts.oldest_ready),
+            states=states,
+            depth=depth,
+            oldest_ready_age=oldest_age,
+            depth_age=depth_age,
             processed=c.processed,
-            succeeded_total=c.succeeded,
+            succeeded=c.succeeded,
             failures=c.failures,
             throughput=c.throughput(),
             window=float(c.window),
@@ -459,13 +473,37 @@ class Queue(Store):
 
     async def _opened(self) -> None:
         self._backend = SQLiteBackend(self.database)
+        self._loop = asyncio.get_running_loop()
 
     async def _closing(self) -> None:
         for worker in list(self._workers()):
             worker.stop()
         for worker in list(self._workers()):
             await worker.wait_stopped()
+        if self._refreshing is not None and not self._refreshing.done():
+            self._refreshing.cancel()
         self._backend = None
+
+    def _refresh_soon(self) -> None:
+        loop = self._loop
+        if loop is None or self._backend is None or loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self._start_refresh()
+        else:
+            loop.call_soon_threadsafe(self._start_refresh)
+
+    def _start_refresh(self) -> None:
+        if self._backend is None or (self._refreshing and not self._refreshing.done()):
+            return
+        task = asyncio.ensure_future(self.refresh_stats())
+        # A failed refresh (file busy, queue closing) leaves the old counts in place.
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        self._refreshing = task
 
     def _workers(self) -> set[Worker]:
         return self._active_workers

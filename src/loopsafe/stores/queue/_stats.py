@@ -1,40 +1,46 @@
-"""The queue's statistics: depth from storage, throughput and failures from this process."""
+"""The queue's statistics: depth from storage, throughput and failures from this process.
+
+The fields follow the stores' metrics convention (``loopsafe.stores.metrics.attach``): a
+number is a counter unless its metadata says ``gauge``; a mapping is a gauge with one label.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 __all__ = ["Counters", "QueueStats"]
+
+_GAUGE = {"metric": "gauge"}
 
 
 @dataclass(frozen=True, slots=True)
 class QueueStats:
     """A snapshot of a queue.
 
-    The per-state totals and ``depth`` (jobs per ``(queue, state)``) count every job in the
-    file, whichever process enqueued it; ``oldest_ready_age`` is how long the oldest ready
-    job has waited (seconds; ``None``: nothing is ready). ``processed``, ``succeeded_total``
-    and ``failures`` count jobs finished by this process's workers since the queue opened
-    (a failure is any attempt that raised, retried or not); ``throughput`` is their rate
-    over the last ``window`` seconds.
+    ``states`` (jobs per state, every queue) and ``depth`` (jobs per ``"queue/state"``)
+    count every job in the file, whichever process enqueued it, as of ``depth_age``
+    seconds ago; ``oldest_ready_age`` is how long the oldest ready job has waited (``None``:
+    nothing is ready). ``processed``, ``succeeded`` and ``failures`` count jobs finished by
+    this process's workers since the queue was created (a failure is any attempt that
+    raised, retried or not); ``throughput`` is their rate, per second, over the last
+    ``window`` seconds.
     """
 
-    queued: int
-    scheduled: int
-    running: int
-    succeeded: int
-    failed: int
-    dead: int
-    cancelled: int
-    depth: dict[tuple[str, str], int]
-    oldest_ready_age: float | None
+    states: Mapping[str, int] = field(metadata={"metric": "gauge", "label": "state"})
+    depth: Mapping[str, int] = field(metadata={"metric": "gauge", "label": "queue_state"})
+    oldest_ready_age: float | None = field(metadata=_GAUGE)
+    depth_age: float | None = field(metadata=_GAUGE)
     processed: int
-    succeeded_total: int
+    succeeded: int
     failures: int
-    throughput: float
-    window: float
+    throughput: float = field(metadata=_GAUGE)
+    window: float = field(metadata=_GAUGE)
+
+    def count(self, state: str) -> int:
+        """Jobs in ``state`` (``"queued"``, ``"running"``, ...) across every queue."""
+        return self.states.get(state, 0)
 
 
 class Counters:
@@ -61,5 +67,5 @@ class Counters:
     def throughput(self) -> float:
         """Jobs per second over the last ``window`` whole seconds."""
         now = int(self._clock())
-        done = sum(n for s, n in self._buckets.items() if now - self.window <= s < now)
+        done = sum(n for s, n in list(self._buckets.items()) if now - self.window <= s < now)
         return done / self.window
