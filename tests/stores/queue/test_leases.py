@@ -26,37 +26,39 @@ async def test_a_lease_that_expires_under_a_live_worker_ignores_its_late_outcome
 ) -> None:
     clock = Clock()
     async with Queue(tmp_path / "jobs.db", clock=clock, lease=30, poll_interval=0.02) as queue:
-        first_started = asyncio.Event()
-        release_first = asyncio.Event()
+        started = [asyncio.Event(), asyncio.Event()]
+        release = [asyncio.Event(), asyncio.Event()]
 
         @queue.task
         async def slow() -> str:
-            ctx = current_job()
-            if ctx.attempts == 1:
-                first_started.set()
-                await release_first.wait()
-                return "late, from the first worker"
-            return "from the second worker"
+            attempt = current_job().attempts
+            started[attempt - 1].set()
+            await release[attempt - 1].wait()
+            return f"from attempt {attempt}"
 
         # The first worker never renews its lease (its heartbeat is an hour away): as if
         # it hung.
         async with queue.worker(concurrency=1, heartbeat=HOUR) as old:
             job_id = await slow.enqueue()
-            await first_started.wait()
+            await started[0].wait()
             clock.advance(31)
             recovered = await queue.recover()
             assert (recovered.retried, recovered.dead) == (1, 0)
             async with queue.worker(concurrency=1):
-                assert await queue.result(job_id, timeout=30) == "from the second worker"
-            release_first.set()
-            old.stop()
+                await started[1].wait()
+                # The first attempt finishes while the second runs; stopping its worker
+                # sends its outcome, which must not count: its token is stale.
+                release[0].set()
+                old.stop()
+                await old.wait_stopped()
+                job = await queue.get(job_id)
+                assert job is not None
+                assert (job.state, job.attempts, job.result) == (JobState.RUNNING, 2, None)
+                release[1].set()
+                assert await queue.result(job_id, timeout=30) == "from attempt 2"
         job = await queue.get(job_id)
         assert job is not None
-        assert (job.state, job.attempts, job.result) == (
-            JobState.SUCCEEDED,
-            2,
-            "from the second worker",
-        )
+        assert (job.state, job.attempts, job.result) == (JobState.SUCCEEDED, 2, "from attempt 2")
 
 
 async def test_heartbeats_keep_a_long_job_leased(tmp_path: Path) -> None:
