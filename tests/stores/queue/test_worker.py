@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -384,3 +385,25 @@ async def _is(queue: Queue, job_id: int, state: JobState) -> bool:
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def test_a_worker_rides_out_another_connection_holding_the_write_lock(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "jobs.db"
+    async with Queue(path, poll_interval=0.05, open_options={"busy_timeout": 0.05}) as queue:
+
+        @queue.task
+        async def job() -> str:
+            return "after the lock"
+
+        job_id = await job.enqueue()
+        blocker = sqlite3.connect(path, isolation_level=None)
+        try:
+            blocker.execute("BEGIN IMMEDIATE")  # as another process's long write would
+            async with queue.worker():
+                await wait_until(lambda: _true("claim failed" in caplog.text))
+                blocker.execute("COMMIT")
+                assert await queue.result(job_id, timeout=30) == "after the lock"
+        finally:
+            blocker.close()

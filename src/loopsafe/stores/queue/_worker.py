@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import socket
 import traceback
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
-from loopsafe.errors import PayloadError, QueueError
+from loopsafe.errors import BusyError, DeadlineError, OverloadedError, PayloadError, QueueError
 from loopsafe.stores.queue._backend import QueueBackend
 from loopsafe.stores.queue._job import Claimed, JobState, NewJob, Outcome
 from loopsafe.stores.queue._payload import encode
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
     from loopsafe.stores.queue._task import Task
 
 __all__ = ["JobContext", "Runtime", "Worker", "current_job"]
+
+log = logging.getLogger("loopsafe.queue")
 
 _CRON_WINDOW = 60.0  # a tick seen later than this after its time is skipped, not run late
 _PRUNE_EVERY = 60.0
@@ -179,9 +182,13 @@ class Worker:
         try:
             try:
                 await self._loop(rt)
-            except asyncio.CancelledError:
+            except BaseException:
+                # Cancelled, or the file failed: stop the jobs and hand back what we can.
                 self._stopping = True
-                await self._drain(rt)
+                try:
+                    await self._drain(rt)
+                except Exception:
+                    log.exception("worker %s could not hand its jobs back", self.name)
                 raise
             await self._drain(rt)
         finally:
@@ -202,7 +209,14 @@ class Worker:
             while not self._stopping:
                 seen = backend.generation
                 room = self.concurrency - len(self._running)
-                claimed = await self._exchange(rt, room)
+                try:
+                    claimed = await self._exchange(rt, room)
+                except (BusyError, OverloadedError, DeadlineError) as e:
+                    # Another process holds the file's write lock, or this process's
+                    # writes are backed up: try again shortly rather than give up.
+                    log.warning("worker %s: claim failed (%s); retrying", self.name, e)
+                    await asyncio.sleep(min(1.0, rt.poll_interval))
+                    continue
                 if self._stopping:
                     break
                 if self._outcomes:
@@ -248,7 +262,8 @@ class Worker:
         failures = sum(
             1 for o in outcomes if o.id in kept and o.state in (JobState.FAILED, JobState.DEAD)
         )
-        rt.counters.finished(len(kept), ok, failures)
+        done = sum(1 for o in outcomes if o.id in kept and o.state is not JobState.QUEUED)
+        rt.counters.finished(done, ok, failures)
         rt.finished(final)
 
     def _start(self, rt: Runtime, claimed: Claimed) -> None:
@@ -336,8 +351,8 @@ class Worker:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                # The file is busy or failing: the claim loop reports it; keep trying.
-                pass
+                # The file is busy or failing: log it and try again at the next tick.
+                log.warning("worker %s: maintenance failed", self.name, exc_info=True)
             await asyncio.sleep(tick)
 
     async def _beat(self, rt: Runtime) -> None:
