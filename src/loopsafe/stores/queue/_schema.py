@@ -29,10 +29,13 @@ CREATE TABLE loopsafe_jobs (
     finished_at       REAL
 ) STRICT;
 
--- Ready work in claim order. The claim's WHERE repeats this index's condition word for word
--- so that SQLite can use it.
+-- Waiting work in claim order: jobs without a concurrency key, and per key those with one.
+-- The claim's WHERE repeats these conditions word for word so that SQLite uses them.
 CREATE INDEX loopsafe_jobs_ready ON loopsafe_jobs (priority DESC, run_at, id)
-    WHERE state IN ('queued', 'scheduled', 'failed');
+    WHERE state IN ('queued', 'scheduled', 'failed') AND concurrency_key IS NULL;
+
+CREATE INDEX loopsafe_jobs_keyed ON loopsafe_jobs (concurrency_key, priority DESC, run_at, id)
+    WHERE state IN ('queued', 'scheduled', 'failed') AND concurrency_key IS NOT NULL;
 
 CREATE INDEX loopsafe_jobs_running ON loopsafe_jobs (concurrency_key, lease_until)
     WHERE state = 'running';

@@ -143,8 +143,13 @@ _PRUNE_CRON = "DELETE FROM loopsafe_cron WHERE tick < ?"
 _COUNTS = "SELECT queue, state, count(*) FROM loopsafe_jobs GROUP BY queue, state"
 
 _OLDEST = """
-SELECT min(run_at) FROM loopsafe_jobs INDEXED BY loopsafe_jobs_ready
-WHERE state IN ('queued', 'scheduled', 'failed') AND run_at <= ?
+SELECT
+    (SELECT min(run_at) FROM loopsafe_jobs
+     WHERE state IN ('queued', 'scheduled', 'failed') AND concurrency_key IS NULL
+       AND run_at <= :now),
+    (SELECT min(run_at) FROM loopsafe_jobs
+     WHERE state IN ('queued', 'scheduled', 'failed') AND concurrency_key IS NOT NULL
+       AND run_at <= :now)
 """
 
 
@@ -310,8 +315,8 @@ class SQLiteBackend:
         def counts(conn: sqlite3.Connection) -> StateCounts:
             cur = _cursor(conn)
             depth = {(q, s): int(n) for q, s, n in cur.execute(_COUNTS).fetchall()}
-            oldest = cur.execute(_OLDEST, (now,)).fetchone()[0]
-            return StateCounts(depth, None if oldest is None else float(oldest))
+            found = [t for t in cur.execute(_OLDEST, {"now": now}).fetchone() if t is not None]
+            return StateCounts(depth, float(min(found)) if found else None)
 
         return await self._db.read(counts)
 
