@@ -16,6 +16,8 @@ _encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan
 def encode(value: Any, limit: int, what: str) -> str:
     """``value`` as compact JSON. Raises :class:`~loopsafe.PayloadError` if it is not JSON
     (sets, bytes, NaN, objects) or its UTF-8 text is longer than ``limit`` bytes."""
+    if value is None:
+        return "null"
     try:
         text = _encoder.encode(value)
     except (TypeError, ValueError) as e:

@@ -82,22 +82,31 @@ WHERE id IN (
 RETURNING id, task, payload, attempts, max_attempts, token
 """
 
-_OUTCOME = """
-UPDATE loopsafe_jobs
-SET state = :state,
-    result = :result,
-    error = CASE WHEN :state = 'queued' THEN error ELSE :error END,
-    run_at = coalesce(:retry_at, run_at),
-    attempts = attempts - (:state = 'queued'),
-    finished_at = CASE WHEN :state IN ('succeeded', 'dead', 'cancelled') THEN :now END,
+# Every outcome of a batch in one statement: the batch travels as one JSON array of
+# [id, token, state, result, error, retry_at], so the writer loops in C, not in Python.
+_OUTCOMES = """
+UPDATE loopsafe_jobs AS j
+SET state = o.state,
+    result = o.result,
+    error = CASE WHEN o.state = 'queued' THEN j.error ELSE o.error END,
+    run_at = coalesce(o.retry_at, j.run_at),
+    attempts = j.attempts - (o.state = 'queued'),
+    finished_at = CASE WHEN o.state IN ('succeeded', 'dead', 'cancelled') THEN :now END,
     lease_until = NULL, token = NULL, worker = NULL, stop_requested = 0
-WHERE id = :id AND token = :token AND state = 'running'
+FROM (
+    SELECT value ->> 0 AS id, value ->> 1 AS token, value ->> 2 AS state,
+           value ->> 3 AS result, value ->> 4 AS error, value ->> 5 AS retry_at
+    FROM json_each(:outcomes)
+) AS o
+WHERE j.id = o.id AND j.token = o.token AND j.state = 'running'
+RETURNING id
 """
 
 _HEARTBEAT = """
-UPDATE loopsafe_jobs SET lease_until = :lease_until
-WHERE id = :id AND token = :token AND state = 'running'
-RETURNING stop_requested
+UPDATE loopsafe_jobs AS j SET lease_until = :lease_until
+FROM (SELECT value ->> 0 AS id, value ->> 1 AS token FROM json_each(:tokens)) AS t
+WHERE j.id = t.id AND j.token = t.token AND j.state = 'running'
+RETURNING id, stop_requested
 """
 
 _RECOVER = """
@@ -248,19 +257,17 @@ class SQLiteBackend:
         return await self._db.write(claim)
 
     async def heartbeat(self, tokens: dict[int, int], lease_until: float) -> Heartbeat:
+        pairs = json.dumps(list(tokens.items()))
+
         def beat(conn: sqlite3.Connection) -> Heartbeat:
-            cur = _cursor(conn)
-            stop: set[int] = set()
-            lost: set[int] = set()
-            for job_id, token in tokens.items():
-                row = cur.execute(
-                    _HEARTBEAT, {"lease_until": lease_until, "id": job_id, "token": token}
-                ).fetchone()
-                if row is None:
-                    lost.add(job_id)
-                elif row[0]:
-                    stop.add(job_id)
-            return Heartbeat(frozenset(stop), frozenset(lost))
+            rows = (
+                _cursor(conn)
+                .execute(_HEARTBEAT, {"lease_until": lease_until, "tokens": pairs})
+                .fetchall()
+            )
+            held = {r[0] for r in rows}
+            stop = frozenset(r[0] for r in rows if r[1])
+            return Heartbeat(stop, frozenset(tokens.keys() - held))
 
         return await self._db.write(beat)
 
@@ -348,20 +355,9 @@ class SQLiteBackend:
 
 
 def _record(cur: sqlite3.Cursor, outcomes: Sequence[Outcome], now: float) -> list[int]:
-    recorded: list[int] = []
-    for o in outcomes:
-        cur.execute(
-            _OUTCOME,
-            {
-                "state": o.state.value,
-                "result": o.result,
-                "error": o.error,
-                "retry_at": o.retry_at,
-                "now": now,
-                "id": o.id,
-                "token": o.token,
-            },
-        )
-        if cur.rowcount == 1:
-            recorded.append(o.id)
-    return recorded
+    if not outcomes:
+        return []
+    batch = json.dumps(
+        [[o.id, o.token, o.state.value, o.result, o.error, o.retry_at] for o in outcomes]
+    )
+    return [r[0] for r in cur.execute(_OUTCOMES, {"now": now, "outcomes": batch}).fetchall()]

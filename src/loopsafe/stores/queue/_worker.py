@@ -63,21 +63,28 @@ class JobContext:
         self.task = claimed.task
         self.attempts = claimed.attempts
         self.max_attempts = claimed.max_attempts
-        self._stop = asyncio.Event()
         self.lost = False
+        self._stopped = False
+        self._stop: asyncio.Event | None = None  # made on first wait: most jobs never wait
 
     @property
     def stop_requested(self) -> bool:
         """True once someone asked this job to stop (``queue.stop``), its worker is
         stopping past its grace period, or its lease was lost."""
-        return self._stop.is_set()
+        return self._stopped
 
     async def wait_for_stop(self) -> None:
         """Return when :attr:`stop_requested` becomes true."""
+        if self._stopped:
+            return
+        if self._stop is None:
+            self._stop = asyncio.Event()
         await self._stop.wait()
 
     def _request_stop(self) -> None:
-        self._stop.set()
+        self._stopped = True
+        if self._stop is not None:
+            self._stop.set()
 
 
 _current: ContextVar[JobContext | None] = ContextVar("loopsafe_job", default=None)
@@ -404,6 +411,8 @@ class Worker:
 
 
 def _decode_args(payload: str) -> dict[str, Any]:
+    if payload == "{}":
+        return {}
     args = json.loads(payload)
     if not isinstance(args, dict):
         raise QueueError("the job's payload is not an object of named arguments")
