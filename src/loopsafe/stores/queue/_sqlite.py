@@ -33,6 +33,20 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 RETURNING id
 """
 
+# A batch of plain jobs (no unique key, no cron tick) in one statement, as one JSON array.
+# Rowids are assigned in the SELECT's order (each is the largest so far plus one, under the
+# write lock), so the ids sorted ascending are the jobs' ids in order.
+_INSERT_MANY = """
+INSERT INTO loopsafe_jobs (queue, task, payload, state, priority, run_at, max_attempts,
+    concurrency_key, concurrency_limit, created_at)
+SELECT value ->> 0, value ->> 1, value ->> 2,
+       CASE WHEN value ->> 4 > :now THEN 'scheduled' ELSE 'queued' END,
+       value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7, :now
+FROM json_each(:jobs)
+ORDER BY key
+RETURNING id
+"""
+
 _FIND_UNIQUE = """
 SELECT id FROM loopsafe_jobs
 WHERE unique_key = ? AND state IN ('queued', 'scheduled', 'running', 'failed')
@@ -179,6 +193,29 @@ class SQLiteBackend:
         self._changed: asyncio.Event | None = None
 
     async def enqueue(self, jobs: Sequence[NewJob], now: float) -> list[int]:
+        if all(j.unique_key is None and j.cron_tick is None for j in jobs):
+            batch = json.dumps(
+                [
+                    [
+                        j.queue,
+                        j.task,
+                        j.payload,
+                        j.priority,
+                        j.run_at,
+                        j.max_attempts,
+                        j.concurrency_key,
+                        j.concurrency_limit,
+                    ]
+                    for j in jobs
+                ]
+            )
+
+            def insert_many(conn: sqlite3.Connection) -> list[int]:
+                rows = _cursor(conn).execute(_INSERT_MANY, {"now": now, "jobs": batch})
+                return sorted(r[0] for r in rows.fetchall())
+
+            return await self._db.write(insert_many)
+
         def insert(conn: sqlite3.Connection) -> list[int]:
             cur = _cursor(conn)
             ids: list[int] = []
