@@ -407,3 +407,34 @@ async def test_a_worker_rides_out_another_connection_holding_the_write_lock(
                 assert await queue.result(job_id, timeout=30) == "after the lock"
         finally:
             blocker.close()
+
+
+async def test_a_worker_run_as_a_task_stops_gracefully_when_cancelled(queue: Queue) -> None:
+    started = asyncio.Event()
+
+    @queue.task
+    async def forever() -> None:
+        started.set()
+        await asyncio.sleep(NEVER)
+
+    job_id = await forever.enqueue()
+    worker = queue.worker(grace=0.05)
+    runner = asyncio.create_task(worker.run())
+    await started.wait()
+    runner.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await runner
+    job = await queue.get(job_id)
+    assert job is not None
+    assert (job.state, job.attempts) == (JobState.QUEUED, 0)
+
+
+async def test_closing_the_queue_stops_its_workers(tmp_path: Path) -> None:
+    queue = Queue(tmp_path / "jobs.db", poll_interval=NEVER)
+    await queue.open()
+    worker = queue.worker()
+    runner = asyncio.create_task(worker.run())
+    await asyncio.sleep(0)
+    await queue.close()
+    await runner  # returned: stopped by close, nothing left running
+    assert runner.done()
