@@ -12,6 +12,7 @@ import loopsafe
 from loopsafe import Queue
 from loopsafe.errors import (
     ClosedError,
+    CorruptError,
     PayloadError,
     ScheduleError,
     StoreError,
@@ -204,3 +205,10 @@ def test_queue_options_are_checked() -> None:
     for kw in ({"lease": 0}, {"poll_interval": -1}, {"retention": float("inf")}):
         with pytest.raises(ValueError, match="positive"):
             Queue("unused.db", **kw)
+
+
+async def test_a_file_that_is_not_sqlite_is_refused_on_open(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.db"
+    path.write_bytes(b"not a database, just some bytes " * 100)
+    with pytest.raises(CorruptError):
+        await make(path).open()

@@ -124,14 +124,15 @@ async def test_a_worker_killed_mid_batch_loses_no_job(tmp_path: Path, workers: W
         assert max(j.attempts for j in jobs if j is not None) == 2  # the recovered ones
 
 
-async def test_the_worker_command_stops_gracefully_on_sigterm_and_hands_jobs_back(
-    tmp_path: Path, workers: Workers
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+async def test_the_worker_command_stops_gracefully_on_a_signal_and_hands_jobs_back(
+    tmp_path: Path, workers: Workers, sig: signal.Signals
 ) -> None:
     async with producer(tmp_path / "jobs.db") as queue:
         job_id = await queue.enqueue("until_stopped")
         proc = workers.start("--concurrency", "2", "--grace", "0.3")
         await wait_until(lambda: _is(queue, job_id, JobState.RUNNING))
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(sig)
         assert await asyncio.to_thread(proc.wait, 30) == 0
         job = await queue.get(job_id)
         assert job is not None
