@@ -15,7 +15,6 @@ from loopsafe.errors import (
     JobCancelledError,
     JobFailedError,
     JobNotFoundError,
-    ScheduleError,
     StoreError,
     UnknownTaskError,
 )
@@ -23,20 +22,20 @@ from loopsafe.stores._store import Store, StoreTarget
 from loopsafe.stores.queue._backend import QueueBackend, Recovered, StateCounts
 from loopsafe.stores.queue._cron import Cron
 from loopsafe.stores.queue._job import Job, JobState, NewJob, timestamp
+from loopsafe.stores.queue._options import check_job_options, resolve_run_at
 from loopsafe.stores.queue._payload import decode, encode
 from loopsafe.stores.queue._retry import Retry
 from loopsafe.stores.queue._schema import MIGRATIONS
 from loopsafe.stores.queue._sqlite import SQLiteBackend
 from loopsafe.stores.queue._stats import Counters, QueueStats
 from loopsafe.stores.queue._task import Task, TaskOptions
+from loopsafe.stores.queue._waiters import Waiters
 from loopsafe.stores.queue._worker import Runtime, Worker
 
 __all__ = ["Queue"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-_MAX_PRIORITY = 2**31
 
 
 class Queue(Store):
@@ -93,7 +92,7 @@ class Queue(Store):
         self.clock = clock
         self.tasks: dict[str, Task[Any, Any]] = {}
         self._backend: QueueBackend | None = None
-        self._waiters: dict[int, list[asyncio.Future[None]]] = {}
+        self._waiters = Waiters()
         self._counters = Counters()
         self._active_workers: set[Worker] = set()
         self.stats_interval = 5.0
@@ -152,7 +151,7 @@ class Queue(Store):
             task_name = name or fn.__name__
             if task_name in self.tasks:
                 raise ValueError(f"a task named {task_name!r} is already registered")
-            _check_job_options(priority, max_attempts, concurrency_limit)
+            check_job_options(priority, max_attempts, concurrency_limit)
             options = TaskOptions(
                 queue=queue,
                 priority=priority,
@@ -197,14 +196,14 @@ class Queue(Store):
         prio = o.priority if priority is None else priority
         attempts = o.max_attempts if max_attempts is None else max_attempts
         limit = o.concurrency_limit if concurrency_limit is None else concurrency_limit
-        _check_job_options(prio, attempts, limit)
+        check_job_options(prio, attempts, limit)
         key = o.concurrency_key if concurrency_key is None else concurrency_key
         return NewJob(
             task=task,
             queue=o.queue if queue is None else queue,
             payload=encode(args or {}, self.max_payload, f"the arguments of {task!r}"),
             priority=prio,
-            run_at=self._run_at(delay, run_at),
+            run_at=resolve_run_at(self.clock(), delay, run_at, self.max_delay),
             max_attempts=attempts,
             unique_key=unique_key,
             concurrency_key=key,
@@ -323,8 +322,7 @@ class Queue(Store):
         deadline = None if timeout is None else loop.time() + timeout
         while True:
             # Listen before reading, so a finish between the read and the wait is not lost.
-            fut: asyncio.Future[None] = loop.create_future()
-            self._waiters.setdefault(job_id, []).append(fut)
+            fut = self._waiters.listen(job_id)
             try:
                 job = await self.get(job_id)
                 if job is None:
@@ -351,14 +349,14 @@ class Queue(Store):
                 except TimeoutError:
                     pass
             finally:
-                self._forget(job_id, fut)
+                self._waiters.forget(job_id, fut)
 
     async def cancel(self, job_id: int) -> bool:
         """Cancel a waiting (queued, scheduled or failed) job; return whether it was. A
         running job is not interrupted (use :meth:`stop`); a final one stays as it is."""
         done = await self._storage().cancel(job_id, self.clock())
         if done:
-            self._finished([job_id])
+            self._waiters.finished([job_id])
         return done
 
     async def stop(self, job_id: int) -> bool:
@@ -525,58 +523,12 @@ class Queue(Store):
             poll_interval=self.poll_interval,
             max_payload=self.max_payload,
             counters=self._counters,
-            finished=self._finished,
+            finished=self._waiters.finished,
             workers=self._workers(),
         )
-
-    def _finished(self, job_ids: Iterable[int]) -> None:
-        for job_id in job_ids:
-            for fut in self._waiters.pop(job_id, ()):
-                if not fut.done():
-                    fut.set_result(None)
-
-    def _forget(self, job_id: int, fut: asyncio.Future[None]) -> None:
-        waiters = self._waiters.get(job_id)
-        if waiters is not None and fut in waiters:
-            waiters.remove(fut)
-            if not waiters:
-                del self._waiters[job_id]
-
-    def _run_at(self, delay: float | timedelta | None, run_at: datetime | None) -> float:
-        now = self.clock()
-        if delay is not None and run_at is not None:
-            raise ValueError("give delay or run_at, not both")
-        if run_at is not None:
-            if not isinstance(run_at, datetime):
-                raise TypeError("run_at is a datetime (aware); use delay= for seconds")
-            if run_at.tzinfo is None:
-                raise ValueError("run_at must be timezone-aware (e.g. datetime.now(UTC))")
-            at = run_at.timestamp()
-        elif delay is not None:
-            seconds = delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
-            if math.isnan(seconds):
-                raise ScheduleError("delay must be a number of seconds, not NaN")
-            at = now + seconds
-        else:
-            return now
-        if at - now > self.max_delay:
-            raise ScheduleError(
-                f"the job would run {at - now:.0f} s from now, beyond max_delay "
-                f"({self.max_delay:.0f} s): a date that far ahead is most likely a mistake"
-            )
-        return max(at, now)  # the past means now
 
 
 def inspect_coroutine(fn: Any) -> bool:
     return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
         getattr(fn, "__call__", None)  # noqa: B004 - an async callable object
     )
-
-
-def _check_job_options(priority: int, max_attempts: int, concurrency_limit: int) -> None:
-    if not isinstance(priority, int) or not -_MAX_PRIORITY <= priority < _MAX_PRIORITY:
-        raise ValueError(f"priority must be an int between -2**31 and 2**31-1, not {priority!r}")
-    if not isinstance(max_attempts, int) or max_attempts < 1:
-        raise ValueError(f"max_attempts must be at least 1, not {max_attempts!r}")
-    if not isinstance(concurrency_limit, int) or concurrency_limit < 1:
-        raise ValueError(f"concurrency_limit must be at least 1, not {concurrency_limit!r}")

@@ -16,13 +16,13 @@ import socket
 import traceback
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from contextvars import ContextVar
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 from loopsafe.errors import BusyError, DeadlineError, OverloadedError, PayloadError, QueueError
 from loopsafe.stores.queue._backend import QueueBackend
+from loopsafe.stores.queue._context import JobContext, done, running
 from loopsafe.stores.queue._job import Claimed, JobState, NewJob, Outcome
 from loopsafe.stores.queue._payload import encode
 from loopsafe.stores.queue._stats import Counters
@@ -30,7 +30,7 @@ from loopsafe.stores.queue._stats import Counters
 if TYPE_CHECKING:
     from loopsafe.stores.queue._task import Task
 
-__all__ = ["JobContext", "Runtime", "Worker", "current_job"]
+__all__ = ["Runtime", "Worker"]
 
 log = logging.getLogger("loopsafe.queue")
 
@@ -53,50 +53,6 @@ class Runtime:
     counters: Counters
     finished: Callable[[Iterable[int]], None]
     workers: set[Worker]
-
-
-class JobContext:
-    """The running job, as its task sees it through :func:`current_job`."""
-
-    def __init__(self, claimed: Claimed) -> None:
-        self.id = claimed.id
-        self.task = claimed.task
-        self.attempts = claimed.attempts
-        self.max_attempts = claimed.max_attempts
-        self.lost = False
-        self._stopped = False
-        self._stop: asyncio.Event | None = None  # made on first wait: most jobs never wait
-
-    @property
-    def stop_requested(self) -> bool:
-        """True once someone asked this job to stop (``queue.stop``), its worker is
-        stopping past its grace period, or its lease was lost."""
-        return self._stopped
-
-    async def wait_for_stop(self) -> None:
-        """Return when :attr:`stop_requested` becomes true."""
-        if self._stopped:
-            return
-        if self._stop is None:
-            self._stop = asyncio.Event()
-        await self._stop.wait()
-
-    def _request_stop(self) -> None:
-        self._stopped = True
-        if self._stop is not None:
-            self._stop.set()
-
-
-_current: ContextVar[JobContext | None] = ContextVar("loopsafe_job", default=None)
-
-
-def current_job() -> JobContext:
-    """The job the calling task is running. Raises :class:`~loopsafe.QueueError` outside
-    a job."""
-    ctx = _current.get()
-    if ctx is None:
-        raise QueueError("current_job() is only available inside a running job")
-    return ctx
 
 
 class Worker:
@@ -280,7 +236,7 @@ class Worker:
 
     async def _run_job(self, rt: Runtime, c: Claimed, ctx: JobContext) -> None:
         outcome: Outcome
-        token = _current.set(ctx)
+        token = running(ctx)
         try:
             task = rt.tasks.get(c.task)
             if task is None:
@@ -297,7 +253,7 @@ class Worker:
         except Exception as exc:
             outcome = self._failure(rt, c, ctx, exc)
         finally:
-            _current.reset(token)
+            done(token)
         self._running.pop(c.id, None)
         self._outcomes.append(outcome)
         self._kick.set()
