@@ -12,7 +12,10 @@ __all__ = ["JobContext", "current_job", "done", "running"]
 
 
 class JobContext:
-    """The running job, as its task sees it through :func:`current_job`."""
+    """The running job, as its task sees it through :func:`current_job`: its ``id``,
+    ``task`` name, ``attempts`` (this one included) and ``max_attempts``; ``lost`` turns
+    true when a heartbeat finds that the lease went to another worker (this attempt's
+    outcome will be ignored, so the task should stop)."""
 
     def __init__(self, claimed: Claimed) -> None:
         self.id = claimed.id
@@ -37,7 +40,8 @@ class JobContext:
             self._stop = asyncio.Event()
         await self._stop.wait()
 
-    def _request_stop(self) -> None:
+    def request_stop(self) -> None:
+        """Mark the job as asked to stop (what ``queue.stop`` does, seen in this process)."""
         self._stopped = True
         if self._stop is not None:
             self._stop.set()

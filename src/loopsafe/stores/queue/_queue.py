@@ -230,8 +230,8 @@ class Queue(Store):
         - ``queue``: the named queue (a worker may serve only some queues).
         - ``priority``: higher runs first (ties: earliest ``run_at``, then oldest).
         - ``delay`` (seconds or a timedelta) or ``run_at`` (an aware datetime): not before
-          then. A time in the past runs now; beyond ``max_delay`` raises
-          :class:`~loopsafe.ScheduleError`.
+          then (workers look for due jobs every ``poll_interval``). A time in the past
+          runs now; beyond ``max_delay`` raises :class:`~loopsafe.ScheduleError`.
         - ``max_attempts``: attempts before the job is ``dead``.
         - ``unique_key``: at most one waiting or running job per key; a duplicate returns
           the existing job's id and stores nothing.

@@ -131,7 +131,7 @@ class Worker:
         """Tell a job running here that it was asked to stop."""
         entry = self._running.get(job_id)
         if entry is not None:
-            entry[1]._request_stop()
+            entry[1].request_stop()
 
     async def run(self) -> None:
         """Run jobs until :meth:`stop` (or cancellation, which stops as gracefully).
@@ -279,7 +279,7 @@ class Worker:
         self._draining = True
         left = [entry[2] for entry in self._running.values()]
         for entry in self._running.values():
-            entry[1]._request_stop()
+            entry[1].request_stop()
             entry[2].cancel()
         if left:
             await asyncio.wait(left)
@@ -331,7 +331,7 @@ class Worker:
             entry = self._running.get(job_id)
             if entry is not None:
                 entry[1].lost = True  # another worker has it now: this outcome won't count
-                entry[1]._request_stop()
+                entry[1].request_stop()
 
     async def _cron(self, rt: Runtime) -> None:
         now = rt.clock()
