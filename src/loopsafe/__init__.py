@@ -16,7 +16,9 @@ from loopsafe.errors import (
     DiskFullError,
     DiskIOError,
     Error,
+    FlagValueError,
     IntegrityError,
+    InvalidKeyError,
     JobCancelledError,
     JobFailedError,
     JobNotFoundError,
@@ -26,17 +28,21 @@ from loopsafe.errors import (
     QueueError,
     ReadOnlyError,
     ScheduleError,
+    SerializationError,
     SQLError,
     TransactionError,
     UnknownTaskError,
+    ValueTooLargeError,
+    ValueTypeError,
 )
-from loopsafe.stores import Queue
+from loopsafe.stores import Cache, Flags, Queue
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AbortedError",
     "BusyError",
+    "Cache",
     "CannotOpenError",
     "ClosedError",
     "CorruptError",
@@ -46,7 +52,10 @@ __all__ = [
     "DiskIOError",
     "Error",
     "ExecuteResult",
+    "FlagValueError",
+    "Flags",
     "IntegrityError",
+    "InvalidKeyError",
     "JobCancelledError",
     "JobFailedError",
     "JobNotFoundError",
@@ -58,6 +67,9 @@ __all__ = [
     "ReadOnlyError",
     "SQLError",
     "ScheduleError",
+    "SerializationError",
     "TransactionError",
     "UnknownTaskError",
+    "ValueTooLargeError",
+    "ValueTypeError",
 ]

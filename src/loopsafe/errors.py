@@ -17,7 +17,9 @@ __all__ = [
     "DiskFullError",
     "DiskIOError",
     "Error",
+    "FlagValueError",
     "IntegrityError",
+    "InvalidKeyError",
     "JobCancelledError",
     "JobFailedError",
     "JobNotFoundError",
@@ -29,9 +31,12 @@ __all__ = [
     "SQLError",
     "ScheduleError",
     "SchemaVersionError",
+    "SerializationError",
     "StoreError",
     "TransactionError",
     "UnknownTaskError",
+    "ValueTooLargeError",
+    "ValueTypeError",
 ]
 
 
@@ -103,7 +108,8 @@ class DiskFullError(Error):
 
 
 class OverloadedError(Error):
-    """The lane's queue is full: the call was refused at once, nothing ran.
+    """The lane refused the call at once, nothing ran: its queue is full, or a new call
+    could not start within its ``queue_budget``.
 
     Retry later (HTTP services answer 503 with ``Retry-After``), or pass
     ``wait=True`` to queue for a free slot up to the call's timeout.
@@ -134,6 +140,44 @@ class SchemaVersionError(StoreError):
 
     Upgrade loopsafe, or open another file.
     """
+
+
+# -- stores: cache ---------------------------------------------------------------------------
+
+
+class ValueTooLargeError(StoreError, ValueError):
+    """A cache value is larger than the cache's ``max_value_size``; nothing was written and
+    the key's previous value (if any) is still in place.
+
+    Store smaller values, or open the cache with a larger ``max_value_size``.
+    """
+
+
+class SerializationError(StoreError, ValueError):
+    """A value could not be serialized for the cache (or a stored value decoded); nothing
+    was written.
+
+    The default serializer takes ``bytes``, ``str`` and JSON values. Pass another
+    ``serializer=`` for other types (``PickleSerializer`` only for data you trust).
+    """
+
+
+class InvalidKeyError(StoreError, ValueError):
+    """A cache key is not a non-empty ``str`` (or a ``cached`` function's arguments can't
+    form one: pass ``key=`` to the decorator)."""
+
+
+class ValueTypeError(StoreError, TypeError):
+    """The stored value has the wrong type for the operation (``incr`` on a non-integer);
+    nothing was changed."""
+
+
+# -- stores: flags ---------------------------------------------------------------------------
+
+
+class FlagValueError(StoreError, ValueError):
+    """A flag change was refused: a bad name, a percentage outside 0-100, actors or groups
+    that are not strings. Nothing was changed."""
 
 
 # -- stores: queue ---------------------------------------------------------------------------

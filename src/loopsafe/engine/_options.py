@@ -29,6 +29,7 @@ class Options:
     busy_timeout: float = 5.0
     read_queue: int = 1024
     write_queue: int = 1024
+    queue_budget: float | None = 0.05
     max_batch: int = 256
     max_batch_wait: float = 0.0
     timeout: float | None = None
@@ -57,6 +58,8 @@ class Options:
         for name in ("busy_timeout", "max_batch_wait", "transaction_timeout"):
             if float(getattr(self, name)) < 0:
                 raise ValueError(f"{name} must not be negative")
+        if self.queue_budget is not None and not self.queue_budget > 0:
+            raise ValueError("queue_budget must be positive (or None for the count bound only)")
         if self.timeout is not None and self.timeout <= 0:
             raise ValueError("timeout must be positive (or None for no default deadline)")
         if not callable(self.rows) and self.rows not in ("tuple", "dict", "row"):

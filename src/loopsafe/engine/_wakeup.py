@@ -26,7 +26,7 @@ class Completions:
         self._loop = loop
         self._done: deque[Request] = deque()
         self._scheduled = False
-        self._lanes = lanes  # their waiters get the slots freed by a drain
+        self._lanes = lanes  # every lane a request may name: settled, then woken, per drain
 
     def post(self, req: Request) -> None:
         """Hand a finished request to the loop (any thread)."""
@@ -61,7 +61,7 @@ class Completions:
                 req = popleft()
                 lane = req.lane
                 if lane is not None:
-                    lane.inflight -= 1
+                    lane.left += 1  # counted out by lane.settle() below, once per drain
                 fut = req.fut
                 if fut.done():
                     continue  # the caller timed out or was cancelled meanwhile
@@ -77,6 +77,8 @@ class Completions:
                 self._scheduled = True
                 self._loop.call_soon(self._drain)
             for lane in self._lanes:
+                if lane.left:
+                    lane.settle()
                 if lane.waiters:
                     lane.wake()
 

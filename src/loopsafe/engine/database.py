@@ -49,8 +49,10 @@ class Database:
 
     Create it with :func:`loopsafe.open`. A Database belongs to the event loop that opened
     it. Every call takes ``timeout=`` (seconds; the default comes from ``open``) and
-    ``wait=`` (when the lane's queue is full: ``False`` fails at once with
-    :class:`~loopsafe.OverloadedError`, ``True`` queues for a slot up to the timeout).
+    ``wait=`` (when the lane refuses a new call — its queue is full, or the call could not
+    start within ``queue_budget`` — ``False`` fails at once with
+    :class:`~loopsafe.OverloadedError`; ``True`` queues for a slot up to the timeout, and
+    raises :class:`~loopsafe.DeadlineError` if none comes by then).
 
     Cancellation and deadlines: a call whose task is cancelled, or whose timeout passes,
     stops its statement while it runs (SQLite's progress handler checks every
@@ -63,8 +65,9 @@ class Database:
     def __init__(self, options: Options, loop: asyncio.AbstractEventLoop) -> None:
         self.options = options
         self._loop = loop
-        self._read = Lane("read", options.read_queue)
-        self._write = Lane("write", options.write_queue)
+        budget = options.queue_budget
+        self._read = Lane("read", options.read_queue, options.readers, budget)
+        self._write = Lane("write", options.write_queue, 1, budget)
         self._completions = Completions(loop, (self._read, self._write))
         self._threads = Threads(options, self._completions, self._read, self._write)
         # A Database dropped without close() still lets its threads finish.
@@ -335,9 +338,7 @@ class Database:
         target = self._read if op == ITERATE else self._route(kind, lane)
         if timeout is None:
             timeout = self.options.timeout
-        if target.inflight < target.limit and not target.waiters:
-            target.inflight += 1  # Lane.acquire's fast path, without creating a coroutine
-        else:
+        if not target.enter(wait):  # Lane.acquire's fast path, without creating a coroutine
             started = self._loop.time()
             await target.acquire(self._loop, wait, None if timeout is None else started + timeout)
             if self._closed:
@@ -455,6 +456,7 @@ def open(
     timeout: float | None = None,
     read_queue: int = 1024,
     write_queue: int = 1024,
+    queue_budget: float | None = 0.05,
     max_batch: int = 256,
     max_batch_wait: float = 0.0,
     transaction_timeout: float = 60.0,
@@ -476,7 +478,13 @@ def open(
       power loss; group commit makes the fsyncs affordable).
     - ``busy_timeout``: seconds a write waits for another process's write lock.
     - ``timeout``: default deadline of every call, in seconds (``None``: no deadline).
-    - ``read_queue`` / ``write_queue``: calls in flight per lane before ``OverloadedError``.
+    - ``read_queue`` / ``write_queue``: calls in flight per lane before ``OverloadedError``
+      (the memory bound).
+    - ``queue_budget``: seconds a new call may expect to wait for a thread (judged from the
+      lane's observed service time, its queue and how long it has gone without finishing a
+      call) before it is refused with ``OverloadedError``; ``wait=True`` calls are not
+      judged by it. ``None``: only the count bound. Default 0.05 s: half of a 100 ms
+      response budget, so an accepted call still has room to run and answer.
     - ``max_batch`` / ``max_batch_wait``: most writes per group commit, and how long the
       writer waits for company when only one write is queued (default: not at all).
     - ``transaction_timeout``: longest a ``transaction()`` block may hold the writer.
@@ -497,6 +505,7 @@ def open(
         timeout=timeout,
         read_queue=read_queue,
         write_queue=write_queue,
+        queue_budget=queue_budget,
         max_batch=max_batch,
         max_batch_wait=max_batch_wait,
         transaction_timeout=transaction_timeout,

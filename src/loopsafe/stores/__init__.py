@@ -7,6 +7,19 @@ Each is built synchronously from a target — a path, a ``sqlite:///`` URL, or a
 
 from loopsafe.stores._store import Store, StoreTarget
 from loopsafe.stores._target import Target, parse_target
-from loopsafe.stores.queue import Queue
+from loopsafe.stores.cache import Cache, CacheStats
+from loopsafe.stores.flags import Flags, FlagsStats
+from loopsafe.stores.queue import Queue, QueueStats
 
-__all__ = ["Queue", "Store", "StoreTarget", "Target", "parse_target"]
+__all__ = [
+    "Cache",
+    "CacheStats",
+    "Flags",
+    "FlagsStats",
+    "Queue",
+    "QueueStats",
+    "Store",
+    "StoreTarget",
+    "Target",
+    "parse_target",
+]
