@@ -74,8 +74,8 @@ def parse_args(argv: list[str]) -> Settings:
         "--modes",
         type=_choices(ALL_MODES),
         default=DEFAULT_MODES,
-        help="comma list (default: the five ways, loopsafe-tuned and loopsafe-watch;"
-        " loopsafe-door on request)",
+        help="comma list (default: the five ways, loopsafe-door, loopsafe-tuned and"
+        " loopsafe-watch)",
     )
     p.add_argument(
         "--read",

@@ -17,7 +17,7 @@ Beside them, variants of loopsafe: ``loopsafe-tuned`` (``read_queue`` sized by h
 the read's measured cost, to compare the defaults with), ``loopsafe-watch`` (the loop
 monitor on, to measure what watching costs) and ``loopsafe-door`` (the defaults plus
 ``loopsafe.fastapi``'s door-shedding middleware, for when the loop itself is the
-bottleneck; run only when asked for with ``--modes``).
+bottleneck).
 """
 
 from __future__ import annotations
@@ -55,8 +55,8 @@ Mode = Literal[
 MODES: tuple[Mode, ...] = ("blocking", "executor", "threadpool", "aiosqlite", "loopsafe")
 # What a run measures unless told otherwise: the five ways, the hand-tuned variant beside
 # the defaults, and the loop monitor's cost.
-DEFAULT_MODES: tuple[Mode, ...] = (*MODES, "loopsafe-tuned", "loopsafe-watch")
-ALL_MODES: tuple[Mode, ...] = (*DEFAULT_MODES, "loopsafe-door")
+DEFAULT_MODES: tuple[Mode, ...] = (*MODES, "loopsafe-door", "loopsafe-tuned", "loopsafe-watch")
+ALL_MODES: tuple[Mode, ...] = DEFAULT_MODES
 
 # The switch for door shedding: the middleware ``loopsafe-door`` installs, by its name in
 # ``loopsafe.fastapi`` (constructed with its defaults, ``/health`` exempt).
