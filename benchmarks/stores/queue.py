@@ -216,7 +216,9 @@ async def run(out: Path = RESULTS, *, jobs: int = 10_000, concurrency: int = 100
     # 10, 72 at 100 here), so each runs at 10 and at ``concurrency``, and the faster counts.
     # They get fewer jobs: their rate is steady long before 10,000.
     few = min(jobs, 2_000)
+    # loopsafe at its worker's default concurrency (10) too, beside the others at 10.
     steps: list[Callable[[], Awaitable[Row]]] = [
+        lambda: bench_loopsafe(jobs, 10, "normal"),
         lambda: bench_loopsafe(jobs, concurrency, "normal"),
         lambda: bench_loopsafe(jobs, concurrency, "full"),
     ]
