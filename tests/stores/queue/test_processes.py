@@ -59,6 +59,26 @@ class Workers:
         self.procs.append(proc)
         return proc
 
+    def check(self) -> None:
+        """Fail at once, with its stderr, if a worker process died."""
+        for proc in self.procs:
+            if proc.poll() is not None and proc.returncode not in (0, -signal.SIGKILL):
+                err = proc.stderr.read().decode() if proc.stderr is not None else ""
+                raise AssertionError(f"a worker exited with {proc.returncode}:\n{err}")
+
+    async def results(self, queue: Queue, ids: list[int], limit: float = 60.0) -> list[object]:
+        """The jobs' results, watching that the workers stay alive meanwhile."""
+        waiting = asyncio.ensure_future(
+            asyncio.gather(*(queue.result(i, timeout=limit) for i in ids))
+        )
+        try:
+            while not waiting.done():
+                self.check()
+                await asyncio.wait({waiting}, timeout=0.2)
+            return list(waiting.result())
+        finally:
+            waiting.cancel()
+
     def close(self) -> None:
         for proc in self.procs:
             if proc.poll() is None:
@@ -94,9 +114,9 @@ async def test_several_worker_processes_share_one_file_and_its_concurrency_limit
         limited = await queue.enqueue_many(
             [queue.tasks["limited"].job(pause=0.03) for _ in range(12)]
         )
-        results = [await queue.result(i, timeout=60) for i in ids]
+        results = await workers.results(queue, ids)
         assert results == [2 * n for n in range(300)]
-        seen = [await queue.result(i, timeout=60) for i in limited]
+        seen = [int(str(n)) for n in await workers.results(queue, limited)]
         # Each limited job looked at how many with its key were running in any process.
         assert max(seen) <= 2
         for proc in workers.procs:
@@ -109,14 +129,14 @@ async def test_a_worker_killed_mid_batch_loses_no_job(tmp_path: Path, workers: W
         work = queue.tasks["work"]
         ids = await queue.enqueue_many([work.job(n=n, pause=0.01) for n in range(400)])
         victim = workers.start("--concurrency", "16")
-        await wait_until(lambda: _at_least(queue, JobState.SUCCEEDED, 50))
+        await wait_until(lambda: _at_least(workers, queue, JobState.SUCCEEDED, 50))
         assert await count(queue, JobState.RUNNING) > 0  # it dies holding claimed jobs
         victim.kill()  # SIGKILL: no cleanup, no hand-back
         victim.wait()
         assert await count(queue, JobState.SUCCEEDED) < 400
         # A new worker recovers the dead one's expired leases and finishes everything.
         workers.start("--concurrency", "16")
-        results = [await queue.result(i, timeout=60) for i in ids]
+        results = await workers.results(queue, ids)
         assert results == [2 * n for n in range(400)]
         assert await count(queue, JobState.SUCCEEDED) == 400
         jobs = [await queue.get(i) for i in ids]
@@ -151,7 +171,8 @@ def test_the_worker_command_reports_a_bad_target() -> None:
     assert "no attribute 'nothing'" in run.stderr
 
 
-async def _at_least(queue: Queue, state: JobState, n: int) -> bool:
+async def _at_least(workers: Workers, queue: Queue, state: JobState, n: int) -> bool:
+    workers.check()
     return await count(queue, state) >= n
 
 

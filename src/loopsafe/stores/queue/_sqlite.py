@@ -261,7 +261,8 @@ class SQLiteBackend:
             )
             return None if row is None else dict(zip(_NAMES, row, strict=True))
 
-        return await self._db.read(select)
+        # Many callers awaiting results poll at once: queue for the reader, don't refuse.
+        return await self._db.read(select, wait=True)
 
     async def claim(
         self,
@@ -362,7 +363,7 @@ class SQLiteBackend:
             found = [t for t in cur.execute(_OLDEST, {"now": now}).fetchone() if t is not None]
             return StateCounts(depth, float(min(found)) if found else None)
 
-        return await self._db.read(counts)
+        return await self._db.read(counts, wait=True)
 
     # -- wake-ups: in-process only (other processes are found by polling) ---------------------
 
