@@ -149,6 +149,10 @@ def _params(namespace: str, entry: Entry) -> tuple[object, ...]:
     )
 
 
+# Every call passes wait=True: a store's statements are short and bounded by the
+# Database's count bound; refusing them by queue_budget turned a burst of 64 concurrent
+# sets into OverloadedError (and the store's own maintenance into failures). Services
+# shed at their door (loopsafe.fastapi.LoadShedding) instead.
 class SQLiteCacheBackend:
     """:class:`~loopsafe.stores.cache.CacheBackend` on a loopsafe Database."""
 
@@ -158,12 +162,12 @@ class SQLiteCacheBackend:
         self._set = _SET[eviction]
 
     async def get(self, namespace: str, key: str) -> Row | None:
-        return _row(await self._db.fetchone(_GET, (namespace, key)))
+        return _row(await self._db.fetchone(_GET, (namespace, key), wait=True))
 
     async def get_many(self, namespace: str, keys: Sequence[str]) -> dict[str, Row]:
         # One statement text for any number of keys (they travel as one JSON array), so
         # it is prepared once and needs no parameter per key.
-        rows = await self._db.fetchall(_GET_MANY, (namespace, json.dumps(list(keys))))
+        rows = await self._db.fetchall(_GET_MANY, (namespace, json.dumps(list(keys))), wait=True)
         found: dict[str, Row] = {}
         for raw in rows:
             row = as_tuple(raw)
@@ -172,7 +176,7 @@ class SQLiteCacheBackend:
 
     async def set(self, namespace: str, entry: Entry, tags: Sequence[str]) -> None:
         if not tags:
-            await self._db.execute(self._set, _params(namespace, entry))
+            await self._db.execute(self._set, _params(namespace, entry), wait=True)
             return
         await self.set_many(namespace, [entry], tags)
 
@@ -180,7 +184,9 @@ class SQLiteCacheBackend:
         if not entries:
             return
         if not tags:
-            await self._db.executemany(self._set, [_params(namespace, e) for e in entries])
+            await self._db.executemany(
+                self._set, [_params(namespace, e) for e in entries], wait=True
+            )
             return
         statement = self._set
 
@@ -190,14 +196,16 @@ class SQLiteCacheBackend:
                 (entry_id,) = as_tuple(conn.execute(_ID, (namespace, entry.key)).fetchone())
                 conn.executemany(_TAG, [(tag, entry_id) for tag in tags])
 
-        await self._db.write(run)
+        await self._db.write(run, wait=True)
 
     async def add(self, namespace: str, entry: Entry, now: float) -> bool:
-        result = await self._db.execute(self._set + _ADD_WHERE, (*_params(namespace, entry), now))
+        result = await self._db.execute(
+            self._set + _ADD_WHERE, (*_params(namespace, entry), now), wait=True
+        )
         return result.rowcount > 0
 
     async def delete(self, namespace: str, key: str) -> Row | None:
-        return _row(await self._db.fetchone(_DELETE, (namespace, key)))
+        return _row(await self._db.fetchone(_DELETE, (namespace, key), wait=True))
 
     async def incr(
         self, namespace: str, key: str, delta: int, entry_if_absent: Entry, now: float
@@ -219,26 +227,28 @@ class SQLiteCacheBackend:
             )
             return value
 
-        return int(await self._db.write(run))
+        return int(await self._db.write(run, wait=True))
 
     async def expire(self, namespace: str, key: str, expires_at: float | None, now: float) -> bool:
-        result = await self._db.execute(_EXPIRE, (expires_at, expires_at, namespace, key, now))
+        result = await self._db.execute(
+            _EXPIRE, (expires_at, expires_at, namespace, key, now), wait=True
+        )
         return result.rowcount > 0
 
     async def clear(self, namespace: str) -> int:
-        return (await self._db.execute(_CLEAR, (namespace,))).rowcount
+        return (await self._db.execute(_CLEAR, (namespace,), wait=True)).rowcount
 
     async def delete_tag(self, namespace: str, tag: str) -> int:
-        return (await self._db.execute(_DELETE_TAG, (namespace, tag))).rowcount
+        return (await self._db.execute(_DELETE_TAG, (namespace, tag), wait=True)).rowcount
 
     async def try_lock(
         self, namespace: str, key: str, owner: str, until: float, now: float
     ) -> bool:
-        result = await self._db.execute(_LOCK, (namespace, key, owner, until, now))
+        result = await self._db.execute(_LOCK, (namespace, key, owner, until, now), wait=True)
         return result.rowcount > 0
 
     async def unlock(self, namespace: str, key: str, owner: str) -> None:
-        await self._db.execute(_UNLOCK, (namespace, key, owner))
+        await self._db.execute(_UNLOCK, (namespace, key, owner), wait=True)
 
     async def maintain(
         self, now: float, *, max_entries: int | None, max_bytes: int | None, batch: int
@@ -264,8 +274,8 @@ class SQLiteCacheBackend:
                 evicted += removed
             return Maintenance(entries, size, expired, evicted)
 
-        return await self._db.write(run)
+        return await self._db.write(run, wait=True)
 
     async def totals(self) -> tuple[int, int]:
-        entries, size = as_tuple(await self._db.fetchone(_TOTALS))
+        entries, size = as_tuple(await self._db.fetchone(_TOTALS, wait=True))
         return int(entries), int(size)

@@ -50,6 +50,10 @@ _HISTORY = (
 )
 
 
+# Every call passes wait=True: a store's statements are short and bounded by the
+# Database's count bound; refusing them by queue_budget turned a burst of 64 concurrent
+# sets into OverloadedError (and the store's own maintenance into failures). Services
+# shed at their door (loopsafe.fastapi.LoadShedding) instead.
 class SQLiteFlagsBackend:
     """:class:`~loopsafe.stores.flags.FlagsBackend` on a loopsafe Database."""
 
@@ -58,7 +62,7 @@ class SQLiteFlagsBackend:
         self._db = db
 
     async def version(self) -> int:
-        return int(as_tuple(await self._db.fetchone(_VERSION))[0])
+        return int(as_tuple(await self._db.fetchone(_VERSION, wait=True))[0])
 
     async def wait(self, version: int, timeout: float) -> None:
         # No change notifications between SQLite processes: the caller polls version().
@@ -75,10 +79,10 @@ class SQLiteFlagsBackend:
                 flags[name] = Flag.from_json(name, gates)
             return version, flags
 
-        return await self._db.read(run)
+        return await self._db.read(run, wait=True)
 
     async def get(self, name: str) -> Flag | None:
-        row = await self._db.fetchone(_GET, (name,))
+        row = await self._db.fetchone(_GET, (name,), wait=True)
         return None if row is None else Flag.from_json(name, as_tuple(row)[0])
 
     async def change(
@@ -111,10 +115,10 @@ class SQLiteFlagsBackend:
             version = int(as_tuple(conn.execute(_VERSION).fetchone())[0])
             return version, before, after
 
-        return await self._db.write(run)
+        return await self._db.write(run, wait=True)
 
     async def audit(self, name: str, limit: int) -> list[AuditEntry]:
-        rows = await self._db.fetchall(_HISTORY, (name, limit))
+        rows = await self._db.fetchall(_HISTORY, (name, limit), wait=True)
         out = []
         for raw in reversed(rows):
             at, by, before, after = as_tuple(raw)
