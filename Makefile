@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 
-.PHONY: run test lint types pytest bench bench-engine bench-http clean
+.PHONY: run test lint types pytest bench bench-engine bench-http bench-stores clean
 
 $(VENV)/.run: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,8 +24,8 @@ run: $(VENV)/.run
 test: $(VENV)/.dev lint types pytest
 
 lint: $(VENV)/.dev
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/loopsafe lint src
 
 types: $(VENV)/.dev
@@ -35,10 +35,13 @@ pytest: $(VENV)/.dev
 	$(BIN)/pytest
 
 bench-engine: $(VENV)/.dev
-	$(PY) -m loopsafe.bench engine
+	$(PY) -m benchmarks.engine
 
 bench-http: $(VENV)/.dev
-	$(PY) -m loopsafe.bench http
+	$(PY) -m benchmarks.http
+
+bench-stores: $(VENV)/.dev
+	$(PY) -m benchmarks.stores
 
 bench: bench-http
 

@@ -4,10 +4,11 @@ Open a Database with ``loopsafe.open(path)`` (not in ``__all__``: it would shado
 builtin ``open`` under ``from loopsafe import *``).
 """
 
-from loopsafe.engine import Database, ExecuteResult
+from loopsafe.engine import Database, ExecuteResult, Stats
 from loopsafe.engine import open as open
 from loopsafe.errors import (
     AbortedError,
+    ArgumentError,
     BusyError,
     CannotOpenError,
     ClosedError,
@@ -16,19 +17,30 @@ from loopsafe.errors import (
     DiskFullError,
     DiskIOError,
     Error,
+    FlagValueError,
     IntegrityError,
+    InvalidKeyError,
     OverloadedError,
     ParameterError,
     ReadOnlyError,
+    SchemaVersionError,
+    SerializationError,
     SQLError,
+    StoreError,
     TransactionError,
+    ValueTooLargeError,
+    ValueTypeError,
+    WrongLoopError,
 )
+from loopsafe.stores import Cache, Flags
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AbortedError",
+    "ArgumentError",
     "BusyError",
+    "Cache",
     "CannotOpenError",
     "ClosedError",
     "CorruptError",
@@ -38,10 +50,20 @@ __all__ = [
     "DiskIOError",
     "Error",
     "ExecuteResult",
+    "FlagValueError",
+    "Flags",
     "IntegrityError",
+    "InvalidKeyError",
     "OverloadedError",
     "ParameterError",
     "ReadOnlyError",
     "SQLError",
+    "SchemaVersionError",
+    "SerializationError",
+    "Stats",
+    "StoreError",
     "TransactionError",
+    "ValueTooLargeError",
+    "ValueTypeError",
+    "WrongLoopError",
 ]

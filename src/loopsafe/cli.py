@@ -12,7 +12,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if args else 2
     command, rest = args[0], args[1:]
     if command == "lint":
-        from loopsafe.watch.lint.cli import main as lint_main
+        from loopsafe.lint.cli import main as lint_main
 
         return lint_main(rest)
     if command == "demo":

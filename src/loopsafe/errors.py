@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "AbortedError",
+    "ArgumentError",
     "BusyError",
     "CannotOpenError",
     "ClosedError",
@@ -17,19 +18,33 @@ __all__ = [
     "DiskFullError",
     "DiskIOError",
     "Error",
+    "FlagValueError",
     "IntegrityError",
+    "InvalidKeyError",
     "OverloadedError",
     "ParameterError",
     "ReadOnlyError",
     "SQLError",
     "SchemaVersionError",
+    "SerializationError",
     "StoreError",
     "TransactionError",
+    "ValueTooLargeError",
+    "ValueTypeError",
+    "WrongLoopError",
 ]
 
 
 class Error(Exception):
     """Base class of every loopsafe error."""
+
+
+class ArgumentError(Error, ValueError):
+    """An option of ``open()`` or an argument of a call has a value loopsafe can't use
+    (a negative or infinite duration, an unknown ``lane``, ``chunk=0``, ...).
+
+    Raised before anything runs. Also a ``ValueError``. Fix the value; the message names it.
+    """
 
 
 class SQLError(Error):
@@ -96,7 +111,8 @@ class DiskFullError(Error):
 
 
 class OverloadedError(Error):
-    """The lane's queue is full: the call was refused at once, nothing ran.
+    """The lane refused the call at once, nothing ran: its queue is full, or a new call
+    could not start within its ``queue_budget``.
 
     Retry later (HTTP services answer 503 with ``Retry-After``), or pass
     ``wait=True`` to queue for a free slot up to the call's timeout.
@@ -109,6 +125,14 @@ class DeadlineError(Error, TimeoutError):
 
 class AbortedError(Error):
     """The statement was stopped because its caller went away (cancelled or closed)."""
+
+
+class WrongLoopError(Error):
+    """The Database was used from an event loop other than the one that opened it.
+
+    Nothing was queued. A Database's threads answer on the loop that opened it: open one
+    Database per event loop (per thread running a loop).
+    """
 
 
 class ClosedError(Error):
@@ -127,3 +151,41 @@ class SchemaVersionError(StoreError):
 
     Upgrade loopsafe, or open another file.
     """
+
+
+# -- stores: cache ---------------------------------------------------------------------------
+
+
+class ValueTooLargeError(StoreError, ValueError):
+    """A cache value is larger than the cache's ``max_value_size``; nothing was written and
+    the key's previous value (if any) is still in place.
+
+    Store smaller values, or open the cache with a larger ``max_value_size``.
+    """
+
+
+class SerializationError(StoreError, ValueError):
+    """A value could not be serialized for the cache (or a stored value decoded); nothing
+    was written.
+
+    The default serializer takes ``bytes``, ``str`` and JSON values. Pass another
+    ``serializer=`` for other types (``PickleSerializer`` only for data you trust).
+    """
+
+
+class InvalidKeyError(StoreError, ValueError):
+    """A cache key is not a non-empty ``str`` (or a ``cached`` function's arguments can't
+    form one: pass ``key=`` to the decorator)."""
+
+
+class ValueTypeError(StoreError, TypeError):
+    """The stored value has the wrong type for the operation (``incr`` on a non-integer);
+    nothing was changed."""
+
+
+# -- stores: flags ---------------------------------------------------------------------------
+
+
+class FlagValueError(StoreError, ValueError):
+    """A flag change was refused: a bad name, a percentage outside 0-100, actors or groups
+    that are not strings. Nothing was changed."""

@@ -161,8 +161,11 @@ async def test_vacuum_and_pragmas_run_outside_transactions(db: loopsafe.Database
 
 async def test_stats_report_lanes(db: loopsafe.Database) -> None:
     stats = db.stats()
-    assert stats["read_inflight"] == 0
-    assert stats["write_limit"] == 1024
+    assert stats == loopsafe.Stats(
+        read_inflight=0, read_limit=1024, write_inflight=0, write_limit=1024
+    )
+    with pytest.raises(AttributeError):
+        stats.read_inflight = 1  # type: ignore[misc]
 
 
 async def test_executescript_runs_several_statements(path: Path) -> None:

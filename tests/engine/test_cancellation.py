@@ -56,7 +56,7 @@ async def test_cancelled_read_releases_its_reader(path: Path) -> None:
         with pytest.raises(asyncio.CancelledError):
             await task
         assert await db.fetchval("SELECT 1", timeout=5) == 1
-        assert db.stats()["read_inflight"] == 0
+        assert db.stats().read_inflight == 0
 
 
 async def test_write_cancelled_mid_batch_leaves_the_others_committed(path: Path) -> None:
@@ -122,11 +122,11 @@ async def test_cancellation_storm_leaves_no_transaction_and_no_leak(path: Path) 
         assert completed > 50
         # Everything drained back: no call still counted in flight.
         for _ in range(100):
-            if db.stats()["read_inflight"] == 0 and db.stats()["write_inflight"] == 0:
+            if db.stats().read_inflight == 0 and db.stats().write_inflight == 0:
                 break
             await asyncio.sleep(0.02)
-        assert db.stats()["read_inflight"] == 0
-        assert db.stats()["write_inflight"] == 0
+        assert db.stats().read_inflight == 0
+        assert db.stats().write_inflight == 0
         # No transaction is open: another connection can take the write lock at once.
         other = sqlite3.connect(path, timeout=0)
         try:

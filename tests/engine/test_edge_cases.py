@@ -98,7 +98,7 @@ async def test_a_callable_raising_stopiteration_fails_only_its_caller(
     assert isinstance(results[1], RuntimeError)
     assert results[0] == 1
     assert results[2:] == [2] * 5
-    assert db.stats()["read_inflight"] == 0
+    assert db.stats().read_inflight == 0
 
 
 async def test_a_failed_script_leaves_no_transaction_open(path: Path) -> None:
@@ -137,7 +137,7 @@ async def test_a_transaction_waiting_for_a_slot_gets_closed_when_the_database_cl
     with pytest.raises(loopsafe.ClosedError):
         await waiting
     await asyncio.gather(blocker, return_exceptions=True)
-    assert db.stats()["write_inflight"] == 0
+    assert db.stats().write_inflight == 0
 
 
 async def test_reads_finished_before_a_slow_read_are_not_held_back(path: Path) -> None:
@@ -165,7 +165,7 @@ async def test_close_fails_calls_a_busy_reader_had_already_taken(path: Path) -> 
     results = await asyncio.gather(*calls, return_exceptions=True)
     assert all(isinstance(r, loopsafe.ClosedError | loopsafe.AbortedError) for r in results)
     assert not [t for t in threading.enumerate() if t.name.startswith("loopsafe-")]
-    assert db.stats()["read_inflight"] == 0
+    assert db.stats().read_inflight == 0
 
 
 async def test_or_fail_statement_in_a_group_commits_none_of_its_rows(db: loopsafe.Database) -> None:

@@ -44,12 +44,19 @@ async def test_rollback_on_cancel(db: loopsafe.Database) -> None:
 
 
 async def test_reads_inside_see_own_writes_and_others_do_not(db: loopsafe.Database) -> None:
+    go = asyncio.Event()
+
+    async def read_later() -> int:
+        await go.wait()
+        return int(await db.fetchval("SELECT count(*) FROM items"))
+
+    other = asyncio.create_task(read_later())  # started outside the block
     async with db.transaction():
         await db.execute("INSERT INTO items (name) VALUES ('mine')")
         assert await db.fetchval("SELECT count(*) FROM items") == 1
         # Another task reads through a reader: it must not see uncommitted data.
-        outside = await asyncio.create_task(db.fetchval("SELECT count(*) FROM items"))
-        assert outside == 0
+        go.set()
+        assert await other == 0
         rows = [row async for row in db.iterate("SELECT name FROM items")]
         assert rows == [("mine",)]
 
@@ -85,9 +92,16 @@ async def test_two_tasks_transactions_never_interleave(db: loopsafe.Database) ->
 
 
 async def test_independent_writes_wait_for_an_open_transaction(db: loopsafe.Database) -> None:
+    go = asyncio.Event()
+
+    async def write_later() -> None:
+        await go.wait()
+        await db.execute("INSERT INTO items (name) VALUES ('o')")
+
+    other = asyncio.create_task(write_later())  # started outside the block: not part of it
     async with db.transaction():
         await db.execute("INSERT INTO items (name) VALUES ('t')")
-        other = asyncio.create_task(db.execute("INSERT INTO items (name) VALUES ('o')"))
+        go.set()
         await asyncio.sleep(0.05)
         assert not other.done()
     await other

@@ -97,7 +97,7 @@ async def test_lifespan_opens_names_and_closes(tmp_path: Path) -> None:
     async def both(db: DatabaseDep, other: Other) -> dict[str, Any]:
         return {
             "one": await db.fetchval("SELECT 1"),
-            "other_queue": other.stats()["read_limit"],
+            "other_queue": other.stats().read_limit,
             "same": db is other,
         }
 

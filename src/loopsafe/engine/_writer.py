@@ -8,7 +8,6 @@ from time import monotonic
 from typing import Any
 
 from loopsafe import errors
-from loopsafe.engine._channel import Channel
 from loopsafe.engine._request import (
     CALL,
     COMMIT,
@@ -17,15 +16,32 @@ from loopsafe.engine._request import (
     ROLLBACK,
     ROLLBACK_TO,
     SAVEPOINT,
+    SCRIPT,
+    STOP,
     TRANSACTION,
+    FollowUps,
     Request,
+    Stop,
+    shares_group_commit,
 )
-from loopsafe.engine._worker import STOP, Worker
+from loopsafe.engine._worker import Worker, run_operation
+
+
+def run_read_only(conn: sqlite3.Connection, req: Request) -> Any:
+    """Run a read the readers could not take (``:memory:``, every reader streaming) or that
+    runs inside a transaction: with ``query_only`` on, so it can't write here either."""
+    conn.execute("PRAGMA query_only = ON")
+    try:
+        return run_operation(conn, req)
+    finally:
+        conn.execute("PRAGMA query_only = OFF")
+
 
 # What running one request of a group did to the group's transaction.
 OK = 0  # it succeeded
 UNDONE = 1  # it failed and left nothing behind: the others carry on
 LOST = 2  # the transaction can't be trusted (SQLite rolled it back, or partial work stayed)
+ENDED = 3  # the call itself ran COMMIT or ROLLBACK: the transaction is gone, by its hand
 
 
 class Writer(Worker):
@@ -45,7 +61,7 @@ class Writer(Worker):
     def __init__(self, *args: Any, source: queue.SimpleQueue[Any]) -> None:
         super().__init__(*args)
         self.source = source
-        self.channel: Channel | None = None
+        self.channel: FollowUps | None = None
 
     def serve(self, conn: sqlite3.Connection) -> None:
         source = self.source
@@ -53,7 +69,7 @@ class Writer(Worker):
         max_batch = self.options.max_batch
         wait = self.options.max_batch_wait
         while True:
-            batch = [get()]
+            batch: list[Request | Stop] = [get()]
             if wait > 0 and empty() and batch[0] is not STOP:
                 try:
                     batch.append(get(timeout=wait))  # let company arrive
@@ -64,52 +80,55 @@ class Writer(Worker):
             try:
                 if not self.process(conn, batch):
                     return
-            except Exception as exc:  # a bug must not kill the only writer: fail the batch
+            except Exception as exc:  # a bug must not kill the only writer
+                # Fail only what was not answered: a write whose COMMIT was reported stays
+                # reported (and its lane slot is released once, not twice).
                 self.rollback(conn)
-                for req in batch:
-                    if req is not None and not req.fut.done() and req.error is None:
-                        req.error = exc
-                        self.completions.post(req)
+                self.fail_unanswered(batch, exc)
 
-    def process(self, conn: sqlite3.Connection, batch: list[Request | None]) -> bool:
-        """Run a batch in order; False when the batch contained the stop sentinel."""
+    def process(self, conn: sqlite3.Connection, batch: list[Request | Stop]) -> bool:
+        """Run a batch in order; False when the batch contained the stop signal."""
         group: list[Request] = []
         for index, req in enumerate(batch):
-            if req is not None and req.op <= EXECUTEMANY and req.arg is None:
-                group.append(req)  # a plain statement: joins the group commit
+            if req is not STOP and shares_group_commit(req):
+                group.append(req)
                 continue
             if group:
                 self.commit_group(conn, group)
                 group = []
             if req is STOP:
                 for late in batch[index + 1 :]:
-                    if late is not None:
+                    if late is not STOP:
                         late.error = errors.ClosedError("the Database closed before the call ran")
                         self.completions.post(late)
                 return False
-            if req.op == TRANSACTION:
+            if req.op is TRANSACTION:
                 self.transaction(conn, req)
             else:
-                self.alone(conn, req)
+                self.run_outside_group(conn, req)
         if group:
             self.commit_group(conn, group)
         return True
 
-    def alone(self, conn: sqlite3.Connection, req: Request) -> None:
-        """A callable (in its own transaction) or a statement that must run outside one."""
-        if req.op == CALL:
+    def run_outside_group(self, conn: sqlite3.Connection, req: Request) -> None:
+        """A write callable (in its own transaction), a read that must not write, or a
+        statement that must run outside any transaction."""
+        if req.op is CALL and not req.readonly:
             if self.begin(conn, [req]):
                 if self.run_isolated(conn, req, strict=False) == OK:
                     self.finish(conn, [req])
                 else:
                     self.rollback(conn)
-        elif self.execute(conn, req) and conn.in_transaction:
+        elif self.execute(conn, req) and conn.in_transaction and req.op is SCRIPT:
             req.result = None
             req.error = errors.TransactionError(
                 "the script left a transaction open; it was rolled back", req.sql
             )
-        self.rollback(conn)  # a failed script may stop after its own BEGIN
+        self.rollback(conn)  # a failed script may stop after its own BEGIN; a read's BEGIN
         self.completions.post(req)
+
+    def execute(self, conn: sqlite3.Connection, req: Request) -> bool:
+        return self.guard(req, run_read_only if req.readonly else run_operation, conn, req)
 
     def begin(self, conn: sqlite3.Connection, reqs: list[Request]) -> bool:
         self.rollback(conn)  # never start on top of a transaction something left open
@@ -151,7 +170,7 @@ class Writer(Worker):
                 outcome = self.run_isolated(conn, req, strict=True)
                 if outcome == OK:
                     done.append(req)
-                elif outcome == LOST:
+                elif outcome in (LOST, ENDED):
                     self.rollback(conn)
                     replay = done + pending[index + 1 :]
                     break
@@ -170,7 +189,7 @@ class Writer(Worker):
         poisons the transaction for the others. In a caller's own transaction that is
         SQLite's documented behaviour, and the caller's to handle.
         """
-        if req.op == EXECUTEMANY or req.op == CALL:
+        if req.op is EXECUTEMANY or req.op is CALL:
             return self._in_savepoint(conn, req)
         before = conn.total_changes
         ok = self.execute(conn, req)
@@ -203,15 +222,19 @@ class Writer(Worker):
             if ok:
                 req.result = None
                 req.error = errors.TransactionError(
-                    "the transaction was ended inside the call; don't COMMIT or ROLLBACK there",
+                    "the call ran COMMIT or ROLLBACK itself and so ended its transaction: "
+                    "what it did before that was committed or rolled back by its own statement, "
+                    "not by loopsafe; don't COMMIT or ROLLBACK inside a call",
                     req.sql or None,
                 )
+                return ENDED
             return LOST
         return OK if ok else UNDONE
 
     def transaction(self, conn: sqlite3.Connection, req: Request) -> None:
         """Give the writer to one task's transaction until it commits or rolls back."""
-        channel: Channel = req.arg
+        channel = req.channel
+        assert channel is not None
         req.worker = self  # claimed: from now on the outcome is reported from here
         if req.cancelled:
             req.error = errors.AbortedError("the transaction was cancelled before it began")
@@ -223,7 +246,7 @@ class Writer(Worker):
                 else errors.AbortedError("the transaction was cancelled before it began")
             )
         if req.error is not None:
-            channel.close(req.error, self.completions)
+            channel.close(req.error, self.completions.post)
             self.completions.post(req)
             return
         self.channel = channel
@@ -232,47 +255,55 @@ class Writer(Worker):
         deadline = monotonic() + limit
         savepoints: list[str] = []
         broken: BaseException | None = None
+        ended_by_call = False
         why: BaseException = errors.ClosedError("the Database closed")
         try:
             while True:
+                item: Request | Stop
                 try:
                     item = channel.queue.get(timeout=max(0.0, deadline - monotonic()))
                 except queue.Empty:
-                    item = None
+                    item = STOP
                     why = errors.DeadlineError(
                         f"the transaction was open longer than its limit ({limit:g} s) "
                         "and was rolled back"
                     )
-                if item is None:
+                if item is STOP:
                     return
-                if item.op == COMMIT or item.op == ROLLBACK:
-                    self.end(conn, item, broken)
+                if item.op is COMMIT or item.op is ROLLBACK:
+                    self.end(conn, item, broken, ended_by_call)
                     self.completions.post(item)
                     why = errors.TransactionError("the transaction has ended")
                     return
                 if broken is not None:
                     item.error = errors.TransactionError(
-                        f"the transaction was already rolled back: {broken}", item.sql or None
+                        f"the transaction had already ended: {broken}", item.sql or None
                     )
-                elif item.op in (SAVEPOINT, RELEASE, ROLLBACK_TO):
+                elif item.op is SAVEPOINT or item.op is RELEASE or item.op is ROLLBACK_TO:
                     self.savepoint(conn, item, savepoints)
-                elif self.run_isolated(conn, item, strict=False) == LOST:
-                    broken = item.error or errors.TransactionError("the transaction ended")
+                else:
+                    outcome = self.run_isolated(conn, item, strict=False)
+                    if outcome in (LOST, ENDED):
+                        broken = item.error or errors.TransactionError("the transaction ended")
+                        ended_by_call = outcome == ENDED
                 self.completions.post(item)
         finally:
             self.channel = None
             self.rollback(conn)  # after COMMIT this does nothing
-            channel.close(why, self.completions)
+            channel.close(why, self.completions.post)
 
     def savepoint(self, conn: sqlite3.Connection, item: Request, names: list[str]) -> None:
-        if item.op == SAVEPOINT:
+        if item.op is SAVEPOINT:
             name = f"loopsafe_{len(names)}"
             statements = [f"SAVEPOINT {name}"]
             names.append(name)
+        elif not names:
+            item.error = errors.TransactionError("there is no nested transaction() block to end")
+            return
         else:
             name = names.pop()
             statements = [f"RELEASE {name}"]
-            if item.op == ROLLBACK_TO:
+            if item.op is ROLLBACK_TO:
                 statements.insert(0, f"ROLLBACK TO {name}")
         try:
             for statement in statements:
@@ -280,9 +311,21 @@ class Writer(Worker):
         except sqlite3.Error as exc:
             item.error = self.error(exc, item)
 
-    def end(self, conn: sqlite3.Connection, item: Request, broken: BaseException | None) -> None:
-        if item.op == ROLLBACK:
+    def end(
+        self,
+        conn: sqlite3.Connection,
+        item: Request,
+        broken: BaseException | None,
+        ended_by_call: bool,
+    ) -> None:
+        if item.op is ROLLBACK:
             self.rollback(conn)
+        elif broken is not None and ended_by_call:
+            self.rollback(conn)  # whatever ran after the call's own COMMIT or ROLLBACK
+            item.error = errors.TransactionError(
+                "the transaction was ended inside the block by a call that ran COMMIT or "
+                f"ROLLBACK itself; loopsafe could not commit it as one: {broken}"
+            )
         elif broken is not None:
             self.rollback(conn)
             item.error = errors.TransactionError(

@@ -7,16 +7,19 @@ import os
 import sqlite3
 import uuid
 import weakref
+from asyncio import get_running_loop
 from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Iterable
-from contextvars import ContextVar
 from time import monotonic
 from types import TracebackType
 from typing import Any, Literal, TypeVar, overload
 
 from loopsafe import errors
+from loopsafe.engine._calls import Calls
 from loopsafe.engine._channel import Channel
+from loopsafe.engine._completions import Completions
 from loopsafe.engine._lane import Lane
 from loopsafe.engine._options import Options, Rows
+from loopsafe.engine._pool import WorkerPool
 from loopsafe.engine._request import (
     CALL,
     EXECUTE,
@@ -25,59 +28,77 @@ from loopsafe.engine._request import (
     FETCHONE,
     FETCHVAL,
     ITERATE,
+    NEXT_CHUNK,
     SCRIPT,
+    ConnectionFn,
     ExecuteResult,
+    Op,
     Params,
     Request,
 )
-from loopsafe.engine._routing import Kind, classify
-from loopsafe.engine._threads import Threads
-from loopsafe.engine._transaction import Transaction, TransactionState
-from loopsafe.engine._wakeup import Completions
+from loopsafe.engine._routing import ALONE, READ, WRITE, Kind, statement_kind
+from loopsafe.engine._stats import Stats
+from loopsafe.engine._transaction import Transaction, current_transaction, open_transactions
 
 T = TypeVar("T")
+_INFINITY = float("inf")
 LaneChoice = Literal["auto", "read", "write"]
-ALONE = "alone"  # marks a statement the writer must run outside any transaction
-
-# The transaction (if any) of the running task, per Database. A child task inherits the
-# variable but not the transaction: calls check that the owner is the current task.
-_current_txn: ContextVar[TransactionState | None] = ContextVar("loopsafe_txn", default=None)
 
 
 class Database:
     """One SQLite database served by a writer thread and a pool of reader threads.
 
     Create it with :func:`loopsafe.open`. A Database belongs to the event loop that opened
-    it. Every call takes ``timeout=`` (seconds; the default comes from ``open``) and
-    ``wait=`` (when the lane's queue is full: ``False`` fails at once with
-    :class:`~loopsafe.OverloadedError`, ``True`` queues for a slot up to the timeout).
+    it: a call from another loop raises :class:`~loopsafe.WrongLoopError` before anything
+    is queued.
 
-    Cancellation and deadlines: a call whose task is cancelled, or whose timeout passes,
-    stops its statement while it runs (SQLite's progress handler checks every
-    ``progress_steps`` VM steps, and the loop interrupts it at once), rolls back what it
-    began and leaves its connection clean.
-    A timed-out call raises :class:`~loopsafe.DeadlineError`. A write cancelled after its
-    statement ran but before its group's COMMIT is committed with the group.
+    Every call takes ``timeout=`` (seconds, finite and not negative; the default comes from
+    ``open``) and ``wait=`` (when the lane refuses a new call — its queue is full, or the
+    call could not start within ``queue_budget`` — ``False`` raises
+    :class:`~loopsafe.OverloadedError` at once; ``True`` queues for a slot up to the
+    timeout, and raises :class:`~loopsafe.DeadlineError` if none comes by then). One
+    deadline covers the wait for a slot, the wait for a thread and the call.
+
+    **Cancellation and deadlines** (every call; each method adds what is particular to it):
+
+    - A call not yet taken by a thread when its task is cancelled or its deadline passes
+      never runs. A cancelled call raises ``CancelledError``; a timed-out one raises
+      :class:`~loopsafe.DeadlineError` (also a ``TimeoutError``) at once.
+    - A call already running is interrupted from the loop at once (``sqlite3_interrupt``,
+      aimed so it can only hit that call's statement); as a backstop the connection's
+      progress handler checks deadlines every ``progress_steps`` VM steps. The statement
+      stops, what it began is rolled back, its connection is clean for the next call.
+    - A call of several statements (``read(fn)``, ``write(fn)``, ``executescript``) is
+      also checked between statements (after ``fn`` returns, between a script's
+      statements): past its deadline or cancelled, its work is not committed.
+    - What a caller is told is what happened: a write whose statement had run when its
+      deadline passed (it was waiting for its group's COMMIT) is not undone behind the
+      caller's back; the caller gets the result, a moment past the deadline. A cancelled
+      caller can't be told anything: if the cancel came after its write ran, the write
+      **may commit** with its group.
+    - Nothing ever calls back into a closed loop.
     """
 
     def __init__(self, options: Options, loop: asyncio.AbstractEventLoop) -> None:
         self.options = options
+        self._calls = Calls(loop, options)
+        self._read = self._calls.read
+        self._write = self._calls.write
         self._loop = loop
-        self._read = Lane("read", options.read_queue)
-        self._write = Lane("write", options.write_queue)
         self._completions = Completions(loop, (self._read, self._write))
-        self._threads = Threads(options, self._completions, self._read, self._write)
+        self._pool = WorkerPool(options, self._completions, self._read, self._write)
         # A Database dropped without close() still lets its threads finish.
-        weakref.finalize(self, self._threads.signal_stop)
-        self._closed = False
+        weakref.finalize(self, self._pool.signal_stop)
         self._closing: asyncio.Task[None] | None = None
+        self._streams: set[Channel] = set()  # the iterations holding (or asking for) a reader
 
     async def _start(self) -> None:
         memory_name = f"loopsafe-{uuid.uuid4().hex}"
         try:
-            await self._threads.start(self._loop, memory_name)
+            await self._pool.start(self._loop, memory_name)
         except BaseException:
-            self._closed = True
+            self._calls.closed = True
+            self._pool.signal_stop()  # cancelled while opening: let the threads finish
             raise
 
     # -- reading and writing -------------------------------------------------------------
@@ -91,7 +112,18 @@ class Database:
         wait: bool = False,
         lane: LaneChoice = "auto",
     ) -> Coroutine[Any, Any, Any]:
-        """The first row of the result, or ``None``."""
+        """Run one statement and return the first row of its result, or ``None``.
+
+        Routed by what the statement is (a read to a reader, anything else to the
+        writer, in a group commit); ``lane="read"`` or ``"write"`` forces either, and a
+        statement forced to ``"read"`` never writes, whichever connection serves it.
+
+        Raises: :class:`~loopsafe.SQLError` (and its subclasses) when SQLite rejects the
+        statement; ``OverloadedError``, ``DeadlineError``, ``ClosedError``,
+        ``WrongLoopError``, ``TransactionError`` (``BEGIN``/``COMMIT``... sent here),
+        ``ReadOnlyError``, ``BusyError``, ``DiskFullError``, ``DiskIOError``.
+        A cancel or deadline: as for every call (see :class:`Database`).
+        """
         return self._call(FETCHONE, sql, params, timeout, wait, lane)
 
     def fetchall(
@@ -103,7 +135,11 @@ class Database:
         wait: bool = False,
         lane: LaneChoice = "auto",
     ) -> Coroutine[Any, Any, list[Any]]:
-        """All rows of the result (use :meth:`iterate` for large results)."""
+        """Run one statement and return all rows of its result, as a list (use
+        :meth:`iterate` for large results).
+
+        Routing, errors, cancel and deadline: as :meth:`fetchone`.
+        """
         return self._call(FETCHALL, sql, params, timeout, wait, lane)
 
     def fetchval(
@@ -115,7 +151,11 @@ class Database:
         wait: bool = False,
         lane: LaneChoice = "auto",
     ) -> Coroutine[Any, Any, Any]:
-        """The first column of the first row, or ``None`` when there is no row."""
+        """Run one statement and return the first column of its first row, or ``None``
+        when there is no row.
+
+        Routing, errors, cancel and deadline: as :meth:`fetchone`.
+        """
         return self._call(FETCHVAL, sql, params, timeout, wait, lane)
 
     def execute(
@@ -127,10 +167,19 @@ class Database:
         wait: bool = False,
         lane: LaneChoice = "auto",
     ) -> Coroutine[Any, Any, ExecuteResult]:
-        """Run one statement; returns its ``rowcount`` and ``lastrowid``.
+        """Run one statement and return its :class:`~loopsafe.ExecuteResult`
+        (``rowcount``; ``lastrowid`` only when an ``INSERT`` inserted a row).
 
-        A write returns after the COMMIT that holds it (group commit: concurrent writes
-        share one transaction, each failing alone).
+        A write returns after the COMMIT that holds it: concurrent writes share one
+        transaction (group commit), and a failing statement fails only its caller.
+        Inside :meth:`transaction` it runs in the block's transaction instead.
+
+        Raises: as :meth:`fetchone`; ``IntegrityError`` when a constraint fails (nothing
+        of the statement stays). **Cancellation**: before a thread takes it, it never
+        runs. While it runs, it is stopped and rolled back. After it ran and before its
+        group's COMMIT, the write **may commit** with the group (the caller is gone and
+        can't be told). **Deadline**: as a cancel, except that a write that had already
+        run is reported with its result, a moment past the deadline, and commits.
         """
         return self._call(EXECUTE, sql, params, timeout, wait, lane)
 
@@ -142,18 +191,39 @@ class Database:
         timeout: float | None = None,
         wait: bool = False,
     ) -> Coroutine[Any, Any, ExecuteResult]:
-        """Run one statement for each parameter set, atomically (all rows or none)."""
+        """Run one statement once per parameter set, atomically (all rows or none), on
+        the writer; return the total ``rowcount`` (``lastrowid`` is ``None``, as in
+        ``sqlite3``).
+
+        ``seq_of_params`` is read at once, on the loop. It runs in its own SAVEPOINT
+        inside the group commit: if any parameter set fails, none stays.
+
+        Raises, cancel and deadline: as :meth:`execute` (a stopped ``executemany`` leaves
+        none of its rows).
+        """
         return self._call(EXECUTEMANY, sql, list(seq_of_params), timeout, wait, "write")
 
     async def executescript(self, script: str, *, timeout: float | None = None) -> None:
         """Run several statements (schema set-up, migrations) on the writer, outside any
-        group transaction. The script may hold its own ``BEGIN`` ... ``COMMIT``; it can't
-        run inside ``transaction()`` (SQLite would commit the transaction first)."""
-        if self._transaction_of_current_task() is not None:
+        group transaction; return ``None``.
+
+        The script may hold its own ``BEGIN`` ... ``COMMIT`` (then it is all or nothing);
+        without one, each statement commits by itself. A script that leaves a transaction
+        open is rolled back and raises ``TransactionError``. It always waits for a slot
+        in the write lane.
+
+        Raises: ``TransactionError`` inside :meth:`transaction` (SQLite would commit the
+        transaction first); ``SQLError`` for the first statement SQLite rejects (the
+        statements before it stay, unless the script's own transaction held them);
+        otherwise as :meth:`execute`. **Cancellation and deadline** are checked while each
+        statement runs and between statements: the script stops there, its open
+        transaction (if any) is rolled back, and statements that already committed stay.
+        """
+        if current_transaction(self._calls) is not None:
             raise errors.TransactionError(
                 "executescript() can't run inside transaction(); use execute() there", script
             )
-        await self._call(SCRIPT, script, None, timeout, True, "write", ALONE)
+        await self._call(SCRIPT, script, (), timeout, True, "write")
 
     @overload
     def read(
@@ -180,15 +250,23 @@ class Database:
         timeout: float | None = None,
         wait: bool = False,
     ) -> Coroutine[Any, Any, Any]:
-        """Run ``fn(connection)`` on a reader thread: many statements for one hop.
+        """Run ``fn(connection)`` on a reader thread and return what it returns: many
+        statements for one hop.
 
         A cursor returned by ``fn`` is not handed over live (it would hold its statement
-        open on the thread): you get its rows, or for a write its ``ExecuteResult``.
+        open on the thread): you get its rows. ``fn`` runs in a worker thread: keep Python
+        work in it small (it holds the GIL). The connection is ``query_only`` wherever
+        ``fn`` runs (also when the writer's connection serves it: ``:memory:``, every
+        reader streaming, inside :meth:`transaction`). After ``fn``, a transaction it left
+        open is rolled back, so the next call never sees a stale snapshot.
 
-        ``fn`` runs in a worker thread: keep Python work in it small (it holds the GIL).
-        The connection is ``query_only``; writes in ``fn`` raise :class:`~loopsafe.ReadOnlyError`.
+        Raises: what ``fn`` raises (``sqlite3`` errors translated: a write raises
+        ``ReadOnlyError``); otherwise as :meth:`fetchone`. **Cancellation and deadline**:
+        the statement running is stopped; when ``fn`` returns after its caller was
+        cancelled or past its deadline, its result is dropped and the call raises
+        ``DeadlineError`` (or is cancelled).
         """
-        return self._call(CALL, "", None, timeout, wait, "read", fn)
+        return self._call(CALL, "", (), timeout, wait, "read", fn)
 
     @overload
     def write(
@@ -215,12 +293,22 @@ class Database:
         timeout: float | None = None,
         wait: bool = False,
     ) -> Coroutine[Any, Any, Any]:
-        """Run ``fn(connection)`` on the writer thread inside its own transaction.
+        """Run ``fn(connection)`` on the writer thread inside its own transaction and
+        return what it returns (a returned cursor comes back as its rows, or its
+        ``ExecuteResult``).
 
-        Committed when ``fn`` returns, rolled back when it raises. ``fn`` must not COMMIT or
-        ROLLBACK itself (use SAVEPOINTs for partial undo).
+        Committed when ``fn`` returns, rolled back when it raises. Inside
+        :meth:`transaction` it runs in a SAVEPOINT of the block's transaction. ``fn`` must
+        not COMMIT or ROLLBACK itself (use SAVEPOINTs for partial undo): if it does, the
+        call raises ``TransactionError`` saying so.
+
+        Raises: what ``fn`` raises (``sqlite3`` errors translated); otherwise as
+        :meth:`execute`. **Cancellation and deadline**: the statement running is stopped;
+        when ``fn`` returns after its caller was cancelled or past its deadline, its work
+        is rolled back, never committed, and the call raises ``DeadlineError`` (or is
+        cancelled).
         """
-        return self._call(CALL, "", None, timeout, wait, "write", fn)
+        return self._call(CALL, "", (), timeout, wait, "write", fn)
 
     async def iterate(
         self,
@@ -231,69 +319,110 @@ class Database:
         timeout: float | None = None,
         wait: bool = False,
     ) -> AsyncIterator[Any]:
-        """Stream a large result in chunks of ``chunk`` rows (the next chunk is prefetched).
+        """Yield the rows of a large result, fetched in chunks of ``chunk`` rows (the next
+        chunk is prefetched while you consume one).
 
         The iteration keeps one reader (and its read snapshot) until it ends, is closed
         (``break`` out of ``async for`` closes it), or sits idle past
-        ``iterate_idle_timeout``. ``timeout`` bounds each chunk's wait.
+        ``iterate_idle_timeout``, after which its next chunk raises ``DeadlineError``. It
+        never takes the last reader other calls could use: when the writer can't stand in
+        (``readonly=True``) or every reader streams already — and for ``:memory:``, a
+        statement that is not a read, or inside :meth:`transaction` — the result is read
+        whole (as :meth:`fetchall`) instead.
+
+        Raises: ``ValueError`` for ``chunk`` < 1; otherwise as :meth:`fetchone`.
+        **Deadline**: ``timeout`` (or the Database's default) bounds each chunk
+        separately, from when it is asked for. **Cancellation** stops the chunk being
+        fetched and releases the reader.
         """
         if chunk < 1:
-            raise ValueError("chunk must be at least 1")
-        state = self._transaction_of_current_task()
+            raise errors.ArgumentError("chunk must be at least 1")
+        calls = self._calls
+        calls.check_loop()
+        timeout = calls.timeout(timeout)  # every chunk gets the default, not just the first
         if (
-            state is not None
+            current_transaction(calls) is not None
             or self.options.memory
-            or classify(sql) is not Kind.READ
-            or (self._readers_pinned() and not self.options.readonly)
+            or statement_kind(sql) is not READ
+            or not self._reader_to_spare()
         ):
             for row in await self.fetchall(sql, params, timeout=timeout, wait=wait):
                 yield row
             return
         channel = Channel()
+        self._streams.add(channel)
         try:
             rows, more = await self._call(
-                ITERATE, sql, params, timeout, wait, "read", (chunk, channel)
+                ITERATE, sql, params, timeout, wait, "read", None, channel, chunk
             )
             while True:
                 if more:
-                    step = self._request(ITERATE, sql, None, timeout, None, None)
-                    channel.send(step)  # prefetch the next chunk while this one is consumed
+                    # Prefetch the next chunk while this one is consumed.
+                    step = calls.request(NEXT_CHUNK, timeout, None, sql)
+                    channel.send(step)
                 for row in rows:
                     yield row
                 if not more:
                     return
-                rows, more = await self._wait(step, timeout)
+                rows, more = await calls.wait(step, timeout)
         finally:
-            channel.queue.put(None)  # release the reader (harmless if it already left)
+            self._streams.discard(channel)
+            channel.stop()  # release the reader (harmless if it already left)
 
     def transaction(self, *, timeout: float | None = None, wait: bool = False) -> Transaction:
-        """``async with db.transaction():`` — the calling task's calls on ``db`` inside the
-        block run in one transaction, committed on exit and rolled back on an exception or
-        cancellation. Nested blocks become SAVEPOINTs. Transactions of different tasks never
-        interleave: the writer serves one at a time (other writes queue meanwhile), so keep
-        blocks short. ``timeout`` limits how long the block may hold the writer (default
-        ``transaction_timeout``); past it the transaction is rolled back.
+        """Return an async context manager: inside ``async with db.transaction():`` the
+        calling task's calls on ``db`` run in one transaction on the writer, committed on
+        exit and rolled back on an exception or cancellation. Nested blocks become
+        SAVEPOINTs (decided each time a block is entered).
 
-        Other tasks (including tasks started inside the block) don't join the transaction;
-        their writes wait until it ends. ``wait`` is as for every call: when the write queue
-        is full, fail at once with ``OverloadedError`` or queue for a slot.
+        Transactions never interleave: the writer serves one at a time (other writes
+        queue meanwhile), so keep blocks short. ``timeout`` (default
+        ``transaction_timeout``) limits how long the block may hold the writer, and also
+        bounds the wait for it; ``wait`` is as for every call.
+
+        Tasks started inside the block (by ``create_task``, ``gather``, ``wait_for``,
+        ``shield``) share its transaction: their calls run in it, in the order they
+        arrive, until the block ends; they can't open a ``transaction()`` of their own
+        there (``TransactionError``).
+
+        Raises (on entry): ``OverloadedError``, ``DeadlineError`` (no writer within the
+        timeout), ``ReadOnlyError``, ``ClosedError``, ``WrongLoopError``,
+        ``TransactionError`` (the object is in use). On exit: ``TransactionError`` when
+        the transaction could not commit (it was rolled back, or ended early: the message
+        says which), ``BusyError``, ``DiskFullError``, ``DiskIOError``.
+
+        **Cancellation**: cancelled inside the block (or while waiting for the writer),
+        the transaction is rolled back. Once COMMIT is sent it completes even if the task
+        is cancelled meanwhile (the task sees ``CancelledError``). A task garbage-collected
+        inside the block rolls it back at once. **Deadline**: ``timeout`` is checked
+        between the block's statements: a block past it is rolled back and its next call
+        raises ``DeadlineError``; each call inside keeps its own ``timeout=``.
         """
-        return Transaction(self, _current_txn, timeout, wait)
+        return Transaction(self._calls, timeout, wait)
 
     # -- lifecycle -----------------------------------------------------------------------
 
     async def close(self) -> None:
-        """Stop taking calls, finish queued work (or fail it after about a second with
-        :class:`~loopsafe.ClosedError`), roll back an open transaction and join the threads."""
+        """Stop taking calls, finish queued work, join the threads; return when done.
+
+        New calls raise ``ClosedError`` from the moment ``close`` begins. Queued work gets
+        about a second to finish; after that it fails with ``ClosedError``, running
+        statements are interrupted and an open transaction is rolled back. Calling it
+        again waits for the same close. **Cancellation**: cancelling the caller doesn't
+        stop the close, which carries on in the background.
+
+        Raises: ``WrongLoopError`` from another event loop.
+        """
+        self._calls.check_loop()
         if self._closing is None:
-            self._closed = True
-            self._closing = asyncio.ensure_future(self._threads.stop(self._loop))
+            self._calls.closed = True
+            self._closing = asyncio.ensure_future(self._pool.stop(self._loop))
         await asyncio.shield(self._closing)
 
     @property
     def closed(self) -> bool:
         """True once :meth:`close` has begun."""
-        return self._closed
+        return self._calls.closed
 
     async def __aenter__(self) -> Database:
         return self
@@ -303,69 +432,88 @@ class Database:
     ) -> None:
         await self.close()
 
-    def stats(self) -> dict[str, int]:
-        """Calls in flight per lane and their limits (cheap; for metrics and health checks)."""
-        return {
-            "read_inflight": self._read.inflight,
-            "read_limit": self._read.limit,
-            "write_inflight": self._write.inflight,
-            "write_limit": self._write.limit,
-        }
+    def stats(self) -> Stats:
+        """Return a :class:`~loopsafe.Stats` snapshot: calls in flight per lane and the
+        lanes' limits. Cheap, never blocks, never raises; for metrics and health checks."""
+        read, write = self._read, self._write
+        return Stats(read.inflight, read.limit, write.inflight, write.limit)
 
     # -- internals -----------------------------------------------------------------------
 
     async def _call(
         self,
-        op: int,
+        op: Op,
         sql: str,
         params: Any,
         timeout: float | None,
         wait: bool,
         lane: LaneChoice,
-        arg: Any = None,
+        fn: ConnectionFn | None = None,
+        channel: Channel | None = None,
+        chunk: int = 0,
     ) -> Any:
-        kind = Kind.WRITE if op in (CALL, SCRIPT) else classify(sql)
-        state = self._transaction_of_current_task()
-        if state is not None:
-            return await state.call(op, sql, params, timeout, arg)
-        if self._closed:
+        # Every call passes here: kept inline and positional, the loop thread's cost per
+        # call is what bounds the throughput of point reads.
+        loop = self._loop
+        if get_running_loop() is not loop:
+            self._calls.check_loop()  # raises WrongLoopError
+        kind = WRITE if op is CALL or op is SCRIPT else statement_kind(sql)
+        # Forced to the read lane: it must not write, whichever connection serves it.
+        readonly = lane == "read" and op is not ITERATE
+        if open_transactions.get() is not None:
+            state = current_transaction(self._calls)
+            if state is not None:
+                return await state.call(op, timeout, sql, params, fn, readonly)
+        if self._calls.closed:
             raise errors.ClosedError("the Database is closed")
-        if kind is Kind.ALONE:
-            arg = ALONE
-        target = self._read if op == ITERATE else self._route(kind, lane)
+        outside = kind is ALONE or op is SCRIPT
+        target = self._read if op is ITERATE else self._route(kind, lane)
         if timeout is None:
             timeout = self.options.timeout
-        if target.inflight < target.limit and not target.waiters:
-            target.inflight += 1  # Lane.acquire's fast path, without creating a coroutine
-        else:
-            started = self._loop.time()
-            await target.acquire(self._loop, wait, None if timeout is None else started + timeout)
-            if self._closed:
+        elif type(timeout) is not float or not 0.0 <= timeout < _INFINITY:
+            timeout = self._calls.timeout(timeout)  # validates, or raises ArgumentError
+        if not target.enter(wait):  # Lane.acquire's fast path, without creating a coroutine
+            started = loop.time()
+            # Raises OverloadedError (refused), DeadlineError (no slot before the deadline).
+            await target.acquire(loop, wait, None if timeout is None else started + timeout)
+            if self._calls.closed:
                 target.release()
                 raise errors.ClosedError("the Database closed while the call waited for a slot")
             if timeout is not None:  # one deadline for the wait and the call together
-                timeout = max(0.0, timeout - (self._loop.time() - started))
+                timeout = max(0.0, timeout - (loop.time() - started))
         if timeout is None:
             # The hot path, inlined: no deadline, so no timer and no extra coroutine.
-            fut = self._loop.create_future()
-            req = Request(op, sql, params, fut, None, target, arg)
+            fut = loop.create_future()
+            req = Request(op, fut, None, target, sql, params, fn, readonly, outside, channel, chunk)
             target.queue.put(req)
             try:
                 return await fut
             except asyncio.CancelledError:
                 req.stop()
                 raise
-        req = self._request(op, sql, params, timeout, target, arg)
+        req = Request(
+            op,
+            loop.create_future(),
+            monotonic() + timeout,
+            target,
+            sql,
+            params,
+            fn,
+            readonly,
+            outside,
+            channel,
+            chunk,
+        )
         target.queue.put(req)
-        return await self._wait(req, timeout)
+        return await self._calls.wait(req, timeout)
 
     def _route(self, kind: Kind, lane: LaneChoice) -> Lane:
         if lane == "auto":
-            lane = "read" if kind is Kind.READ else "write"
+            lane = "read" if kind is READ else "write"
         elif lane != "read" and lane != "write":
-            raise ValueError(f"lane must be 'auto', 'read' or 'write', not {lane!r}")
+            raise errors.ArgumentError(f"lane must be 'auto', 'read' or 'write', not {lane!r}")
         if self.options.readonly:
-            if lane == "write" and kind is not Kind.ALONE:  # PRAGMA table_info is a read
+            if lane == "write" and kind is not ALONE:  # PRAGMA table_info is a read
                 raise errors.ReadOnlyError("the Database was opened with readonly=True")
             return self._read
         if lane == "read" and not self.options.memory and not self._readers_pinned():
@@ -376,47 +524,18 @@ class Database:
         # Every reader is streaming an iterate(): a read queued behind them would wait for
         # an iteration to end — forever, if that iteration waits for this read (a query per
         # row inside `async for`). The writer's connection can serve it instead.
-        return len(self._threads.iterators) >= self.options.readers
+        return len(self._pool.iterators) >= self.options.readers
 
-    def _request(
-        self, op: int, sql: str, params: Any, timeout: float | None, lane: Lane | None, arg: Any
-    ) -> Request:
-        deadline = None if timeout is None else monotonic() + timeout
-        return Request(op, sql, params, self._loop.create_future(), deadline, lane, arg)
-
-    async def _wait(self, req: Request, timeout: float | None) -> Any:
-        """Await a request's result; on cancel or deadline, stop its statement."""
-        if timeout is None:
-            try:
-                return await req.fut
-            except asyncio.CancelledError:
-                req.stop()
-                raise
-        timer = self._loop.call_later(timeout, _expire, req)
-        try:
-            return await req.fut
-        except asyncio.CancelledError:
-            req.stop()
-            raise
-        finally:
-            timer.cancel()
-
-    def _transaction_of_current_task(self) -> TransactionState | None:
-        state = _current_txn.get()
-        if state is not None and state.db is self and state.owner is asyncio.current_task():
-            return state
-        return None
-
-
-def _expire(req: Request) -> None:
-    req.timed_out = True
-    req.stop()
-    # Not yet claimed by a worker: it will never run (the worker sees it cancelled), so
-    # answer now. Claimed: the worker reports what really happened — DeadlineError if the
-    # statement was stopped, the result if it had already completed (a write that was
-    # waiting for its group's COMMIT commits, and says so).
-    if req.worker is None and not req.fut.done():
-        req.fut.set_exception(errors.DeadlineError("the call's deadline passed before it ran"))
+    def _reader_to_spare(self) -> bool:
+        # May a new iteration take a reader? With a writer to stand in, while one is free.
+        # Without one (readonly), the last reader is kept for other reads, or the same
+        # query-per-row deadlock follows; iterations asked for but not yet started count
+        # too, since two could otherwise take the last two readers at once. A reader lets
+        # go of its iteration by closing its channel.
+        if not self.options.readonly:
+            return not self._readers_pinned()
+        streaming = sum(1 for channel in self._streams if channel.dead is None)
+        return streaming + 1 < self.options.readers
 
 
 class _Opener:
@@ -455,6 +574,7 @@ def open(
     timeout: float | None = None,
     read_queue: int = 1024,
     write_queue: int = 1024,
+    queue_budget: float | None = 0.05,
     max_batch: int = 256,
     max_batch_wait: float = 0.0,
     transaction_timeout: float = 60.0,
@@ -476,7 +596,13 @@ def open(
       power loss; group commit makes the fsyncs affordable).
     - ``busy_timeout``: seconds a write waits for another process's write lock.
     - ``timeout``: default deadline of every call, in seconds (``None``: no deadline).
-    - ``read_queue`` / ``write_queue``: calls in flight per lane before ``OverloadedError``.
+    - ``read_queue`` / ``write_queue``: calls in flight per lane before ``OverloadedError``
+      (the memory bound).
+    - ``queue_budget``: seconds a new call may expect to wait for a thread (judged from the
+      lane's observed service time, its queue and how long it has gone without finishing a
+      call) before it is refused with ``OverloadedError``; ``wait=True`` calls are not
+      judged by it. ``None``: only the count bound. Default 0.05 s: half of a 100 ms
+      response budget, so an accepted call still has room to run and answer.
     - ``max_batch`` / ``max_batch_wait``: most writes per group commit, and how long the
       writer waits for company when only one write is queued (default: not at all).
     - ``transaction_timeout``: longest a ``transaction()`` block may hold the writer.
@@ -487,6 +613,16 @@ def open(
     - ``mmap_size``, ``journal_size_limit``: bytes, see SQLite's PRAGMAs of those names.
     - ``progress_steps``: VM steps between a running statement's own deadline checks (a
       cancelled or timed-out call is also interrupted at once from the loop).
+
+    Durations are seconds, finite and not negative (``transaction_timeout``,
+    ``iterate_idle_timeout`` and ``timeout`` more than zero).
+
+    Returns an opener: awaiting it (or entering it) returns the open :class:`Database`.
+    Raises: ``ArgumentError`` at once for an option it can't use; when awaited,
+    ``CannotOpenError`` (missing directory, permissions), ``CorruptError`` (not a SQLite
+    file), ``ReadOnlyError``, ``BusyError`` (another process holds the file's lock past
+    ``busy_timeout`` while WAL is turned on). **Cancellation** while opening tells the
+    threads started so far to stop (they close their connections and exit by themselves).
     """
     options = Options(
         path=os.fspath(path),
@@ -497,6 +633,7 @@ def open(
         timeout=timeout,
         read_queue=read_queue,
         write_queue=write_queue,
+        queue_budget=queue_budget,
         max_batch=max_batch,
         max_batch_wait=max_batch_wait,
         transaction_timeout=transaction_timeout,

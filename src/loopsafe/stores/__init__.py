@@ -7,5 +7,16 @@ Each is built synchronously from a target — a path, a ``sqlite:///`` URL, or a
 
 from loopsafe.stores._store import Store, StoreTarget
 from loopsafe.stores._target import Target, parse_target
+from loopsafe.stores.cache import Cache, CacheStats
+from loopsafe.stores.flags import Flags, FlagsStats
 
-__all__ = ["Store", "StoreTarget", "Target", "parse_target"]
+__all__ = [
+    "Cache",
+    "CacheStats",
+    "Flags",
+    "FlagsStats",
+    "Store",
+    "StoreTarget",
+    "Target",
+    "parse_target",
+]

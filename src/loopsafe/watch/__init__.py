@@ -1,4 +1,4 @@
-"""Watch tools: see a blocked event loop (monitor, pytest plugin, lint).
+"""Watch tools: see a blocked event loop (monitor, pytest plugin).
 
 ``LoopMonitor`` runs a heartbeat on an asyncio or uvloop loop and a watchdog thread
 beside it. It keeps a lag histogram and, when the loop stalls past a threshold,

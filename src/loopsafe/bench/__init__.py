@@ -1,1 +1,0 @@
-"""Benchmarks: `python -m loopsafe.bench engine|http`."""
