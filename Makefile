@@ -43,6 +43,9 @@ bench-http: $(VENV)/.dev
 bench-stores: $(VENV)/.dev
 	$(PY) -m benchmarks.stores
 
+bench-stores: $(VENV)/.dev
+	$(PY) -m benchmarks.stores
+
 bench: bench-http
 
 clean:

@@ -21,14 +21,21 @@ __all__ = [
     "FlagValueError",
     "IntegrityError",
     "InvalidKeyError",
+    "JobCancelledError",
+    "JobFailedError",
+    "JobNotFoundError",
     "OverloadedError",
     "ParameterError",
+    "PayloadError",
+    "QueueError",
     "ReadOnlyError",
     "SQLError",
+    "ScheduleError",
     "SchemaVersionError",
     "SerializationError",
     "StoreError",
     "TransactionError",
+    "UnknownTaskError",
     "ValueTooLargeError",
     "ValueTypeError",
     "WrongLoopError",
@@ -189,3 +196,50 @@ class ValueTypeError(StoreError, TypeError):
 class FlagValueError(StoreError, ValueError):
     """A flag change was refused: a bad name, a percentage outside 0-100, actors or groups
     that are not strings. Nothing was changed."""
+
+
+# -- stores: queue ---------------------------------------------------------------------------
+
+
+class QueueError(StoreError):
+    """A job queue was used wrongly, or a job did not end as its caller hoped."""
+
+
+class UnknownTaskError(QueueError, LookupError):
+    """No task of that name is registered on the queue; nothing was enqueued.
+
+    Register it with ``@queue.task`` in every process that enqueues or runs it.
+    """
+
+
+class PayloadError(QueueError, ValueError):
+    """A job's arguments (or a task's result) are not JSON, or are larger than the limit.
+
+    Nothing was written: the job was not enqueued (or its outcome was recorded as a failure).
+    """
+
+
+class ScheduleError(QueueError, ValueError):
+    """A ``run_at`` / ``delay`` too far ahead, or a cron expression that can't be parsed."""
+
+
+class JobFailedError(QueueError):
+    """The awaited job is ``dead``: it failed ``max_attempts`` times. ``error`` holds its last
+    error; ``queue.retry(job_id)`` runs it again."""
+
+    def __init__(self, message: str, job_id: int, error: str | None) -> None:
+        super().__init__(message)
+        self.job_id = job_id
+        self.error = error
+
+
+class JobCancelledError(QueueError):
+    """The awaited job was cancelled (before it ran, or it stopped when asked to)."""
+
+    def __init__(self, message: str, job_id: int) -> None:
+        super().__init__(message)
+        self.job_id = job_id
+
+
+class JobNotFoundError(QueueError, LookupError):
+    """No job has that id (it never existed, or it finished and was pruned)."""

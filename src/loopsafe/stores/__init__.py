@@ -9,12 +9,15 @@ from loopsafe.stores._store import Store, StoreTarget
 from loopsafe.stores._target import Target, parse_target
 from loopsafe.stores.cache import Cache, CacheStats
 from loopsafe.stores.flags import Flags, FlagsStats
+from loopsafe.stores.queue import Queue, QueueStats
 
 __all__ = [
     "Cache",
     "CacheStats",
     "Flags",
     "FlagsStats",
+    "Queue",
+    "QueueStats",
     "Store",
     "StoreTarget",
     "Target",
