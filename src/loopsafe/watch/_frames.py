@@ -1,80 +1,28 @@
-"""Turning live frames into stacks, and deciding which frames are user code."""
+"""Turning live frames into stacks, and finding the frame to blame in them."""
 
 from __future__ import annotations
 
-import asyncio
-import os
-import selectors
-import sys
-import sysconfig
-import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from types import CodeType, FrameType
 
+from loopsafe.watch._files import (
+    CALLBACK_DISPATCH,
+    THREADING_FILE,
+    WATCH_DIR,
+    is_debugger_file,
+    is_loop_internal,
+)
 from loopsafe.watch.report import Frame, Stack, StackGroup
 
 MAX_DEPTH = 64
 """Frames kept per stack, innermost first (deeper stacks lose their outer frames)."""
 
-_WATCH_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
-_LOOPSAFE_DIR = os.path.dirname(os.path.dirname(_WATCH_DIR.rstrip(os.sep))) + os.sep
-_FASTAPI_WATCH = os.path.join(_LOOPSAFE_DIR, "fastapi", "watch.py")
-
-
-def _library_prefixes() -> tuple[str, ...]:
-    paths = sysconfig.get_paths()
-    dirs = {paths[k] for k in ("stdlib", "platstdlib", "purelib", "platlib") if k in paths}
-    for prefix in {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}:
-        dirs.add(os.path.join(prefix, "lib"))
-    return tuple(sorted(os.path.abspath(d) + os.sep for d in dirs))
-
-
-_LIBRARY_PREFIXES = _library_prefixes()
-_ASYNCIO_DIR = os.path.dirname(os.path.abspath(asyncio.__file__))
-# Frames in these files, deeper than the loop's base frame, mean the loop is between
-# callbacks (polling, dispatching): events.py is absent because Handle._run is a callback.
-_LOOP_INTERNAL_FILES = frozenset(
-    os.path.join(_ASYNCIO_DIR, name)
-    for name in (
-        "base_events.py",
-        "selector_events.py",
-        "unix_events.py",
-        "proactor_events.py",
-        "windows_events.py",
-    )
-) | {os.path.abspath(selectors.__file__)}
-_CALLBACK_DISPATCH = frozenset(
-    {
-        (os.path.join(_ASYNCIO_DIR, "events.py"), "_run"),
-        (os.path.join(_ASYNCIO_DIR, "base_events.py"), "_run_once"),
-    }
-)
-_THREADING_FILE = os.path.abspath(threading.__file__)
-_DEBUGGER_MARKERS = ("/bdb.py", "/pdb.py", "pydevd", "debugpy", "/pudb/", "/ipdb/")
-
-
-def default_is_user_file(filename: str) -> bool:
-    """True for code outside the standard library, site-packages and loopsafe.watch."""
-    if not filename or filename.startswith("<"):
-        return False
-    if "site-packages" in filename or "dist-packages" in filename:
-        return False
-    if filename.startswith(_WATCH_DIR) or filename == _FASTAPI_WATCH:
-        return False
-    return not filename.startswith(_LIBRARY_PREFIXES)
-
-
-def is_loop_internal(filename: str) -> bool:
-    """True for the event loop's own polling and dispatch code."""
-    return filename in _LOOP_INTERNAL_FILES
-
 
 def is_debugger_frame(frame: Frame) -> bool:
     """True for frames of pdb, bdb and the common IDE debuggers."""
-    name = frame.filename.replace(os.sep, "/")
-    return any(marker in name for marker in _DEBUGGER_MARKERS)
+    return is_debugger_file(frame.filename)
 
 
 def outer_to_inner(frame: FrameType | None) -> list[FrameType]:
@@ -98,13 +46,13 @@ def summarize(frames: Sequence[FrameType], limit: int = MAX_DEPTH) -> Stack:
 def trim_own(stack: Stack) -> Stack:
     """Drop the frames of loopsafe.watch itself (its gc hook, the pytest plugin's
     test wrapper): they are never the cause."""
-    return tuple(f for f in stack if not f.filename.startswith(_WATCH_DIR))
+    return tuple(f for f in stack if not f.filename.startswith(WATCH_DIR))
 
 
 def thread_stack(frame: FrameType | None) -> Stack:
     """The stack of a thread other than the loop's, without thread bootstrap frames."""
     frames = outer_to_inner(frame)
-    while frames and frames[0].f_code.co_filename == _THREADING_FILE:
+    while frames and frames[0].f_code.co_filename == THREADING_FILE:
         frames.pop(0)
     return trim_own(summarize(frames))
 
@@ -122,7 +70,7 @@ class LoopBase:
         """Find the base from the frame that called a loop callback."""
         frame = caller
         while frame is not None and (frame.f_code.co_filename, frame.f_code.co_name) in (
-            _CALLBACK_DISPATCH
+            CALLBACK_DISPATCH
         ):
             frame = frame.f_back
         if frame is None:
@@ -142,7 +90,7 @@ def without_dispatch(frames: Sequence[FrameType]) -> Sequence[FrameType]:
     that runs a callback: they say nothing about which callback it is."""
     start = 0
     while start < len(frames) and (
-        (frames[start].f_code.co_filename, frames[start].f_code.co_name) in _CALLBACK_DISPATCH
+        (frames[start].f_code.co_filename, frames[start].f_code.co_name) in CALLBACK_DISPATCH
     ):
         start += 1
     return frames[start:] if start < len(frames) else frames
@@ -161,7 +109,7 @@ def user_frame(stack: Stack, is_user_file: Callable[[str], bool]) -> Frame | Non
             return frame
     for frame in reversed(stack):
         name = frame.filename
-        if not (name.startswith(("<", _WATCH_DIR)) or is_loop_internal(name)):
+        if not (name.startswith(("<", WATCH_DIR)) or is_loop_internal(name)):
             return frame
     return None
 

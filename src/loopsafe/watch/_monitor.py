@@ -13,12 +13,13 @@ from typing import TYPE_CHECKING, Self
 
 from loopsafe.watch import _frames
 from loopsafe.watch._alarm import Alarm
-from loopsafe.watch._classify import Evidence, Verdict, classify
+from loopsafe.watch._diagnosis import Evidence, Verdict, diagnose
+from loopsafe.watch._files import default_is_user_file
 from loopsafe.watch._gc import recorder as gc_recorder
 from loopsafe.watch._heartbeat import Heartbeat
 from loopsafe.watch._histogram import LagHistogram, LagSnapshot
 from loopsafe.watch._ratelimit import RateLimiter
-from loopsafe.watch._sampler import Watchdog
+from loopsafe.watch._watchdog import Watchdog
 from loopsafe.watch.report import (
     Frame,
     GcPauseInfo,
@@ -102,7 +103,7 @@ class LoopMonitor:
         self.interval = interval
         self.name = name
         self.sample_interval = sample_interval
-        self.is_user_file = is_user_file or _frames.default_is_user_file
+        self.is_user_file = is_user_file or default_is_user_file
         self.log = log
         self._callbacks: list[StallCallback] = [on_stall] if on_stall is not None else []
         self._metrics = metrics
@@ -231,7 +232,7 @@ class LoopMonitor:
     # -- watchdog side -----------------------------------------------------------------
 
     def _on_evidence(self, ev: Evidence) -> None:
-        report = self._build(ev, classify(ev))
+        report = self._build(ev, diagnose(ev))
         with self._lock:
             self._reports.append(report)
             self._totals[report.kind] += 1
@@ -304,6 +305,7 @@ class LoopMonitor:
             overloaded=ev.overloaded,
             under_debugger=debugger,
             loop=self.name,
+            is_user_file=is_user,
         )
 
 

@@ -6,8 +6,10 @@ import enum
 import hashlib
 import linecache
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+
+from loopsafe.watch._files import default_is_user_file
 
 __all__ = ["Frame", "GcPauseInfo", "StackGroup", "StallKind", "StallReport", "ThreadInfo"]
 
@@ -100,9 +102,10 @@ class GcPauseInfo:
 class StallReport:
     """One stall of the event loop: how long, why, and where.
 
-    ``user_frame`` is the innermost frame in user code (not the standard library,
-    site-packages or loopsafe.watch) of the stack that explains the stall: the loop
-    thread's for ``CPU``/``BLOCKING``/``GC``, the GIL holder's for ``GIL``.
+    ``user_frame`` is the innermost frame in user code (by ``is_user_file``: by
+    default not the standard library, site-packages or loopsafe.watch) of the stack
+    that explains the stall: the loop thread's for ``CPU``/``BLOCKING``/``GC``, the
+    GIL holder's for ``GIL``.
     """
 
     kind: StallKind
@@ -130,6 +133,11 @@ class StallReport:
     """Similar stalls not logged since the previous report of this fingerprint."""
     loop: str = "main"
     fingerprint: str = field(default="")
+    is_user_file: Callable[[str], bool] = field(
+        default=default_is_user_file, compare=False, repr=False
+    )
+    """Which files are user code: :meth:`format` folds runs of the other frames
+    (a monitor passes its own ``is_user_file``)."""
 
     def __post_init__(self) -> None:
         if not self.fingerprint:
@@ -141,7 +149,9 @@ class StallReport:
         return self.user_frame.location if self.user_frame is not None else None
 
     def format(self, *, max_groups: int = 3, max_frames: int = 12) -> str:
-        """A readable multi-line report."""
+        """A readable multi-line report: the kind, the blamed line, the task and route,
+        then at most ``max_groups`` stack groups of at most ``max_frames`` entries
+        each (runs of frames outside user code folded into a count)."""
         ms = self.duration * 1000
         out = [f"event loop {self.loop!r} blocked for {ms:.1f} ms: {self.kind.label}"]
         out.append(f"  why: {self.detail}")
@@ -160,7 +170,9 @@ class StallReport:
             holder = self.gil_holder
             cpu = f", {holder.cpu * 1000:.0f} ms on CPU" if holder.cpu is not None else ""
             out.append(f"  GIL holder: thread {holder.name!r} (ident {holder.ident}{cpu})")
-            out.extend(_format_groups(holder.stacks, max_groups, max_frames, indent="    "))
+            out.extend(
+                _format_groups(holder.stacks, max_groups, max_frames, "    ", self.is_user_file)
+            )
         if self.gc is not None:
             gc = self.gc
             out.append(
@@ -170,7 +182,9 @@ class StallReport:
         cpu_share = f", loop thread on CPU {self.loop_cpu:.0%}" if self.loop_cpu is not None else ""
         out.append(f"  loop thread stacks ({self.samples} samples{cpu_share}):")
         if self.stacks:
-            out.extend(_format_groups(self.stacks, max_groups, max_frames, indent="    "))
+            out.extend(
+                _format_groups(self.stacks, max_groups, max_frames, "    ", self.is_user_file)
+            )
         else:
             out.append("    (none: the watchdog could not run during the stall)")
         if self.suppressed:
@@ -187,13 +201,17 @@ class StallReport:
 
 
 def _format_groups(
-    groups: Sequence[StackGroup], max_groups: int, max_frames: int, *, indent: str
+    groups: Sequence[StackGroup],
+    max_groups: int,
+    max_frames: int,
+    indent: str,
+    is_user_file: Callable[[str], bool],
 ) -> list[str]:
     total = sum(g.count for g in groups) or 1
     out: list[str] = []
     for group in groups[:max_groups]:
         out.append(f"{indent}{group.count}x ({group.count / total:.0%}):")
-        entries = _collapse(group.frames)
+        entries = _collapse(group.frames, is_user_file)
         if not entries:
             out.append(f"{indent}    (idle in the event loop)")
         if len(entries) > max_frames:
@@ -212,15 +230,13 @@ def _format_groups(
     return out
 
 
-def _collapse(frames: Stack) -> list[Frame | int]:
+def _collapse(frames: Stack, is_user_file: Callable[[str], bool]) -> list[Frame | int]:
     """Frames, with runs of two or more library frames (but not the innermost two)
     replaced by their count: framework plumbing says little about a stall."""
-    from loopsafe.watch._frames import default_is_user_file
-
     entries: list[Frame | int] = []
     run: list[Frame] = []
     for i, frame in enumerate(frames):
-        if i < len(frames) - 2 and not default_is_user_file(frame.filename):
+        if i < len(frames) - 2 and not is_user_file(frame.filename):
             run.append(frame)
             continue
         entries.extend(run if len(run) < 2 else [len(run)])

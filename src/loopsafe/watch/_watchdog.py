@@ -9,10 +9,9 @@ import threading
 import time
 from collections.abc import Callable
 
-from loopsafe.watch import tasks as task_labels
 from loopsafe.watch._alarm import Alarm
-from loopsafe.watch._classify import Evidence
 from loopsafe.watch._cpu import CpuSnapshot, RunQueueClock, ThreadCpu, deltas, unattributed
+from loopsafe.watch._diagnosis import Evidence
 from loopsafe.watch._frames import (
     is_idle,
     outer_to_inner,
@@ -23,6 +22,7 @@ from loopsafe.watch._frames import (
 )
 from loopsafe.watch._gc import recorder as gc_recorder
 from loopsafe.watch._heartbeat import Heartbeat, LateBeat
+from loopsafe.watch.tasks import label_of
 
 log = logging.getLogger("loopsafe.watch")
 
@@ -245,4 +245,4 @@ def _current_task(loop: asyncio.AbstractEventLoop) -> tuple[str | None, str | No
         label = f"{name} ({qualname})" if qualname else name
     except Exception:  # pragma: no cover - a foreign task type
         label = repr(task)
-    return label, task_labels.label_of(task)
+    return label, label_of(task)

@@ -107,7 +107,7 @@ def gil_contended(ev: Evidence, switch_interval: float | None = None) -> bool:
     )
 
 
-def classify(ev: Evidence, switch_interval: float | None = None) -> Verdict:
+def diagnose(ev: Evidence, switch_interval: float | None = None) -> Verdict:
     """Name the kind of a stall and explain it in one sentence."""
     if ev.gc_pauses:
         verdict = _gc(ev)

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-APP = Path(__file__).with_name("_fastapi_app.py")
+APP = Path(__file__).with_name("app.py")
 
 
 @dataclass
@@ -115,3 +115,38 @@ def test_lifespan_opens_and_closes(served: Served) -> None:
     # uvicorn re-raises the SIGTERM it handled once it has shut down cleanly.
     assert served.proc.returncode in (0, -signal.SIGTERM)
     assert served.marker.read_text() == "opened\nclosed\n"
+
+
+async def _wave(client: httpx.AsyncClient, n: int = 64) -> list[httpx.Response]:
+    """``n`` requests at once, each needing the loop twice (in, and after its wait).
+    Each stays in flight for half a second, so that however slowly this client sends
+    them (it is slower than the server), most are in flight together."""
+    return await asyncio.gather(*(client.get("/wait", params={"seconds": 0.5}) for _ in range(n)))
+
+
+async def test_blocked_loop_sheds_at_the_door_and_recovers(served: Served) -> None:
+    limits = httpx.Limits(max_connections=128, max_keepalive_connections=128)
+    async with httpx.AsyncClient(base_url=served.url, timeout=60, limits=limits) as client:
+        assert all(r.status_code == 200 for r in await _wave(client)), "shed on a free loop"
+        # The server's loop blocked 50 ms at a time (ten times the lag target) for 6 s.
+        hog = await client.post("/hog", params={"seconds": 6, "block": 0.05})
+        assert hog.status_code == 200
+        shed: list[httpx.Response] = []
+        waves = 0
+        while not shed and waves < 20:
+            waves += 1
+            shed = [r for r in await _wave(client) if r.status_code == 503]
+            assert (await client.get("/health")).status_code == 200, "exempt path shed"
+        stats = (await client.get("/health/shedding")).json()
+        assert shed, f"a loop blocked for seconds never shed a request: {stats}"
+        r = shed[0]
+        assert r.headers["retry-after"] == "1"
+        assert r.headers["content-type"] == "application/problem+json"
+        assert r.json()["title"] == "overloaded"
+        # Once the loop is free again the limit grows back and every request is served.
+        for _ in range(100):
+            if all(r.status_code == 200 for r in await _wave(client)):
+                break
+            await asyncio.sleep(0.2)
+        else:
+            pytest.fail("the door kept shedding after the loop recovered")
