@@ -42,7 +42,9 @@ def test_our_signature_matches_the_reference_library() -> None:
 
 def test_any_of_several_signatures_verifies_during_key_rotation() -> None:
     old, new = signed(OTHER), signed(SECRET)
-    rotated = dict(new, **{"webhook-signature": f"{old['webhook-signature']} {new['webhook-signature']}"})
+    rotated = dict(
+        new, **{"webhook-signature": f"{old['webhook-signature']} {new['webhook-signature']}"}
+    )
     assert check(rotated) == "msg_1"
 
 

@@ -7,7 +7,6 @@ set ``LOOPSAFE_ADMIN_TOKEN`` must never expose cache writes or flag changes.
 from __future__ import annotations
 
 import hmac
-from typing import Annotated
 
 from fastapi import Depends, Request
 
@@ -27,9 +26,11 @@ def require_admin(request: Request) -> None:
     if scheme.lower() != "bearer" or not hmac.compare_digest(
         given.strip().encode(), expected.encode()
     ):
-        raise Problem(401, "a valid admin bearer token is required", headers={
-            "WWW-Authenticate": 'Bearer realm="loopsafe"'
-        })
+        raise Problem(
+            401,
+            "a valid admin bearer token is required",
+            headers={"WWW-Authenticate": 'Bearer realm="loopsafe"'},
+        )
 
 
 AdminOnly = Depends(require_admin)

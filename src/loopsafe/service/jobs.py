@@ -12,7 +12,8 @@ from typing import Any
 from loopsafe.service.deliveries import Deliveries
 from loopsafe.service.handlers import Handler, load_handler
 from loopsafe.service.settings import Settings
-from loopsafe.stores import Queue, current_job
+from loopsafe.stores import Queue
+from loopsafe.stores.queue import current_job
 
 __all__ = ["MAX_ATTEMPTS", "Jobs"]
 
@@ -28,9 +29,9 @@ class Jobs:
         self.queue = Queue(settings.data_dir / "jobs.db")
         self.handler: Handler = load_handler(settings.webhook_handler)
         self._deliveries: Deliveries | None = None
-        self.process_delivery = self.queue.task(
-            name="process_delivery", max_attempts=MAX_ATTEMPTS
-        )(self._process)
+        self.process_delivery = self.queue.task(name="process_delivery", max_attempts=MAX_ATTEMPTS)(
+            self._process
+        )
 
     async def deliveries(self) -> Deliveries:
         """The deliveries table on the queue's file (the queue must be open)."""
@@ -50,8 +51,8 @@ class Jobs:
             await self.handler(delivery)
         except Exception:
             job = current_job()
-            state = "dead" if job.attempts >= job.max_attempts else "failed"
-            await deliveries.set_state(source, delivery_id, state)
+            final = job.attempts >= job.max_attempts
+            await deliveries.set_state(source, delivery_id, "dead" if final else "failed")
             raise
         await deliveries.set_state(source, delivery_id, "processed")
 

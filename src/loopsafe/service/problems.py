@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -50,9 +51,7 @@ _TITLES = {
 class Problem(HTTPException):
     """Raise from a route to answer a problem document with this status and detail."""
 
-    def __init__(
-        self, status: int, detail: str, *, headers: dict[str, str] | None = None
-    ) -> None:
+    def __init__(self, status: int, detail: str, *, headers: dict[str, str] | None = None) -> None:
         super().__init__(status, detail, headers)
 
 
@@ -60,7 +59,7 @@ def problem_response(
     status: int,
     detail: str,
     *,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> Response:
     """A ``application/problem+json`` response (``type`` is ``about:blank``, as RFC 9457
@@ -89,9 +88,7 @@ def install_problem_handlers(app: FastAPI, *, retry_after: int = 1) -> None:
             {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": e.get("type")}
             for e in exc.errors()
         ]
-        return problem_response(
-            422, "the request is not valid", extra={"errors": errors}
-        )
+        return problem_response(422, "the request is not valid", extra={"errors": errors})
 
     async def overloaded(request: Request, exc: Exception) -> Response:
         return problem_response(

@@ -59,6 +59,8 @@ def main(argv: list[str]) -> int:
 
     import uvicorn
 
+    from loopsafe.service.logs import log_config
+
     shown = "[::1]" if settings.host == "::1" else settings.host
     print(
         f"loopsafe serve: http://{shown}:{settings.port}  (docs: http://{shown}:{settings.port}"
@@ -75,6 +77,7 @@ def main(argv: list[str]) -> int:
         http="httptools",
         log_level=settings.log_level,
         timeout_graceful_shutdown=int(settings.grace_period) + 1,
-        access_log=False,
+        access_log=False,  # RequestId logs each request, with its id
+        log_config=log_config(settings.log_level),
     )
     return 0

@@ -53,9 +53,7 @@ async def put_value(
     return Response(status_code=204)
 
 
-@router.delete(
-    "/{key}", status_code=204, dependencies=[AdminOnly], summary="Delete a value"
-)
+@router.delete("/{key}", status_code=204, dependencies=[AdminOnly], summary="Delete a value")
 async def delete_value(key: Key, svc: ServiceDep) -> Response:
     if not await svc.cache.delete(key):
         raise Problem(404, "no value for that key")

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from loopsafe.service.auth import AdminOnly
 from loopsafe.service.deliveries import rfc3339
 from loopsafe.service.state import Service, service
-from loopsafe.stores import Flag
+from loopsafe.stores.flags import Flag
 
 router = APIRouter(prefix="/flags", tags=["flags"])
 

@@ -10,7 +10,7 @@ from loopsafe.service.auth import AdminOnly
 from loopsafe.service.deliveries import rfc3339
 from loopsafe.service.problems import Problem
 from loopsafe.service.state import Service, service
-from loopsafe.stores import Job, JobState
+from loopsafe.stores.queue import Job, JobState
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 

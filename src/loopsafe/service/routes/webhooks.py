@@ -52,9 +52,7 @@ async def receive(source: str, request: Request, svc: ServiceDep) -> JSONRespons
     async with db.transaction():
         stored = await svc.deliveries.insert(source, verified.id, body, now)
         if stored:
-            job_id = await svc.jobs.process_delivery.enqueue(
-                source=source, delivery_id=verified.id
-            )
+            job_id = await svc.jobs.process_delivery.enqueue(source=source, delivery_id=verified.id)
             await svc.deliveries.set_job(source, verified.id, job_id)
     if not stored:
         existing = await svc.deliveries.get(source, verified.id)
