@@ -13,13 +13,11 @@ from loopsafe.service.deliveries import Deliveries
 from loopsafe.service.handlers import Handler, load_handler
 from loopsafe.service.settings import Settings
 from loopsafe.stores import Queue
-from loopsafe.stores.queue import current_job
+from loopsafe.stores.queue import Retry, current_job
 
-__all__ = ["MAX_ATTEMPTS", "Jobs"]
+__all__ = ["Jobs"]
 
 log = logging.getLogger("loopsafe.service")
-
-MAX_ATTEMPTS = 8
 
 
 class Jobs:
@@ -29,9 +27,11 @@ class Jobs:
         self.queue = Queue(settings.data_dir / "jobs.db")
         self.handler: Handler = load_handler(settings.webhook_handler)
         self._deliveries: Deliveries | None = None
-        self.process_delivery = self.queue.task(name="process_delivery", max_attempts=MAX_ATTEMPTS)(
-            self._process
-        )
+        self.process_delivery = self.queue.task(
+            name="process_delivery",
+            max_attempts=settings.job_attempts,
+            retry=Retry(base=settings.job_retry_base),
+        )(self._process)
 
     async def deliveries(self) -> Deliveries:
         """The deliveries table on the queue's file (the queue must be open)."""

@@ -43,6 +43,12 @@ class Settings(BaseSettings):
         default="loopsafe.service.handlers:mark_processed",
         description="module:function that processes a delivery's job",
     )
+    job_attempts: int = Field(
+        default=8, ge=1, le=100, description="attempts at a delivery's job before it is dead"
+    )
+    job_retry_base: float = Field(
+        default=1.0, ge=0, le=3600, description="seconds before the first retry; doubles after"
+    )
     worker: bool = Field(default=True, description="run the job worker inside the server")
     worker_concurrency: int = Field(default=8, ge=1, le=1024)
     grace_period: float = Field(default=10.0, ge=0, le=600)

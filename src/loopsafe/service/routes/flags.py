@@ -82,6 +82,6 @@ async def flag_audit(
                 "before": None if e.before is None else flag_json(e.before, name),
                 "after": None if e.after is None else flag_json(e.after, name),
             }
-            for e in entries
+            for e in reversed(entries)  # the store gives the last changes oldest first
         ]
     }
