@@ -26,6 +26,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
+            "pid": record.process,  # tells apart the processes of `--workers N`
         }
         for key, value in vars(record).items():
             if key not in _STANDARD and not key.startswith("_"):
