@@ -47,9 +47,7 @@ def test_two_worker_processes_share_the_files(make_server: MakeServer) -> None:
     ids = {f"w{i}" for i in range(60)}
     for msg_id in sorted(ids):
         # A new connection each time, so the kernel spreads them over both processes.
-        r = httpx.post(
-            server.url + "/webhooks/github", content=BODY, headers=signed(BODY, msg_id)
-        )
+        r = httpx.post(server.url + "/webhooks/github", content=BODY, headers=signed(BODY, msg_id))
         assert r.status_code == 202, r.text
     poll(lambda: all_processed(server, ids), 20, "all processed")
     assert Counter(d["id"] for d in server.deliveries()) == Counter(ids)
@@ -117,7 +115,10 @@ def test_sigterm_during_a_slow_job_exits_in_the_grace_and_hands_the_job_back(
     make_server: MakeServer,
 ) -> None:
     server = make_server(
-        env={"LOOPSAFE_WEBHOOK_HANDLER": "tests.service.handlers:slow", "LOOPSAFE_GRACE_PERIOD": "1"}
+        env={
+            "LOOPSAFE_WEBHOOK_HANDLER": "tests.service.handlers:slow",
+            "LOOPSAFE_GRACE_PERIOD": "1",
+        }
     ).start()
     with server.client() as c:
         job_id = c.post("/webhooks/github", content=BODY, headers=signed(BODY, "slow1")).json()[

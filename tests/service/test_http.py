@@ -44,7 +44,8 @@ def test_a_signed_delivery_is_accepted_stored_and_processed(
     job_id = r.json()["job_id"]
     poll(lambda: server.deliveries()[0]["state"] == "processed", what="processed")
     [item] = server.deliveries()
-    assert item["id"] == "msg_1" and item["job_id"] == job_id
+    assert item["id"] == "msg_1"
+    assert item["job_id"] == job_id
     assert client.get(f"/jobs/{job_id}").json()["state"] == "succeeded"
 
 
@@ -228,11 +229,13 @@ def test_cache_values_json_and_bytes_with_ttl(client: httpx.Client) -> None:
     r = client.put("/cache/j", json={"a": [1, 2]}, headers=ADMIN)
     assert r.status_code == 204
     got = client.get("/cache/j")
-    assert got.headers["content-type"] == "application/json" and got.json() == {"a": [1, 2]}
+    assert got.headers["content-type"] == "application/json"
+    assert got.json() == {"a": [1, 2]}
     raw = bytes(range(256))
     assert client.put("/cache/b", content=raw, headers=ADMIN).status_code == 204
     got = client.get("/cache/b")
-    assert got.headers["content-type"] == "application/octet-stream" and got.content == raw
+    assert got.headers["content-type"] == "application/octet-stream"
+    assert got.content == raw
     r = client.put("/cache/t", content=b"x", params={"ttl": 0.3}, headers=ADMIN)
     assert r.status_code == 204
     poll(lambda: client.get("/cache/t").status_code == 404, what="expiry")
@@ -248,7 +251,8 @@ def test_flags_list_check_gates_and_audit(client: httpx.Client) -> None:
     assert client.get("/flags").json() == {"items": []}
     assert client.get("/flags/beta", params={"actor": "ann"}).json()["enabled"] is False
     r = client.put("/flags/beta", json={"actors": ["ann"], "groups": ["staff"]}, headers=ADMIN)
-    assert r.status_code == 200 and r.json()["actors"] == ["ann"]
+    assert r.status_code == 200
+    assert r.json()["actors"] == ["ann"]
     on = client.get("/flags/beta", params={"actor": "ann"}).json()
     assert on == {"name": "beta", "enabled": True, "actor": "ann", "groups": []}
     assert client.get("/flags/beta", params={"actor": "bob"}).json()["enabled"] is False
@@ -257,10 +261,12 @@ def test_flags_list_check_gates_and_audit(client: httpx.Client) -> None:
     client.put("/flags/beta", json={"enabled": True}, headers=ADMIN)
     assert client.get("/flags/beta").json()["enabled"] is True
     [listed] = client.get("/flags").json()["items"]
-    assert listed["name"] == "beta" and listed["enabled"] is True
+    assert listed["name"] == "beta"
+    assert listed["enabled"] is True
     audit = client.get("/flags/beta/audit").json()["items"]
     assert len(audit) == 2
-    assert audit[0]["after"]["enabled"] is True and audit[0]["at"].endswith("Z")
+    assert audit[0]["after"]["enabled"] is True
+    assert audit[0]["at"].endswith("Z")
     assert audit[1]["before"] is None or audit[1]["before"]["actors"] == []
     bad = [{"enabled": "maybe"}, {"percentage_of_actors": 101}, {"nope": 1}]
     for gates in bad:
@@ -269,7 +275,8 @@ def test_flags_list_check_gates_and_audit(client: httpx.Client) -> None:
 
 def test_ready_and_metrics(client: httpx.Client) -> None:
     ready = client.get("/ready")
-    assert ready.status_code == 200 and ready.json()["status"] == "ready"
+    assert ready.status_code == 200
+    assert ready.json()["status"] == "ready"
     client.get("/health")
     text = client.get("/metrics").text
     assert "http_request" in text

@@ -20,7 +20,7 @@ from loopsafe.fastapi import LoadShedding
 from loopsafe.fastapi.watch import instrument
 from loopsafe.service.jobs import Jobs
 from loopsafe.service.middleware import BodyLimit, RequestId
-from loopsafe.service.problems import install_problem_handlers
+from loopsafe.service.problems import install_problem_handlers, problems
 from loopsafe.service.routes import cache, flags, jobs, ops, webhooks
 from loopsafe.service.settings import Settings
 from loopsafe.service.state import Service
@@ -62,6 +62,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "blocks the event loop.",
         version="0.1.0",
         lifespan=lifespan,
+        # Any route may meet these: bad input, a body too large, overload, a deadline.
+        responses=problems(422, 413, 500, 503, 504),
     )
     app.state.settings = settings
     install_problem_handlers(app)

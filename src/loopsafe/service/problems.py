@@ -26,7 +26,7 @@ from loopsafe.errors import (
     StoreError,
 )
 
-__all__ = ["Problem", "install_problem_handlers", "problem_response"]
+__all__ = ["Problem", "install_problem_handlers", "problem_response", "problems"]
 
 log = logging.getLogger("loopsafe.service")
 
@@ -46,6 +46,30 @@ _TITLES = {
     503: "service unavailable",
     504: "gateway timeout",
 }
+
+
+_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "errors": {"type": "array", "items": {"type": "object"}},
+    },
+}
+
+
+def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` declaring each status as a problem document."""
+    return {
+        status: {
+            "description": _TITLES.get(status, "error"),
+            "content": {MEDIA_TYPE: {"schema": _SCHEMA}},
+        }
+        for status in statuses
+    }
 
 
 class Problem(HTTPException):

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.responses import JSONResponse, Response
 
 from loopsafe.service.auth import AdminOnly
-from loopsafe.service.problems import Problem
+from loopsafe.service.problems import Problem, problems
 from loopsafe.service.state import Service, service
 
 router = APIRouter(prefix="/cache", tags=["cache"])
@@ -23,7 +23,7 @@ Key = Annotated[str, Path(min_length=1, max_length=512)]
 _MISSING = object()
 
 
-@router.get("/{key}", summary="A cached value", responses={404: {"description": "no value"}})
+@router.get("/{key}", summary="A cached value", responses=problems(404))
 async def get_value(key: Key, svc: ServiceDep) -> Response:
     value = await svc.cache.get(key, _MISSING)
     if value is _MISSING:
@@ -33,7 +33,13 @@ async def get_value(key: Key, svc: ServiceDep) -> Response:
     return JSONResponse(value)
 
 
-@router.put("/{key}", status_code=204, dependencies=[AdminOnly], summary="Store a value")
+@router.put(
+    "/{key}",
+    status_code=204,
+    dependencies=[AdminOnly],
+    summary="Store a value",
+    responses=problems(400, 401, 403),
+)
 async def put_value(
     key: Key,
     request: Request,
@@ -53,7 +59,13 @@ async def put_value(
     return Response(status_code=204)
 
 
-@router.delete("/{key}", status_code=204, dependencies=[AdminOnly], summary="Delete a value")
+@router.delete(
+    "/{key}",
+    status_code=204,
+    dependencies=[AdminOnly],
+    summary="Delete a value",
+    responses=problems(401, 403, 404),
+)
 async def delete_value(key: Key, svc: ServiceDep) -> Response:
     if not await svc.cache.delete(key):
         raise Problem(404, "no value for that key")

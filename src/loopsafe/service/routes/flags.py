@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from loopsafe.service.auth import AdminOnly
 from loopsafe.service.deliveries import rfc3339
+from loopsafe.service.problems import problems
 from loopsafe.service.state import Service, service
 from loopsafe.stores.flags import Flag
 
@@ -62,7 +63,12 @@ async def check_flag(
     return {"name": name, "enabled": enabled, "actor": actor, "groups": group or []}
 
 
-@router.put("/{name}", dependencies=[AdminOnly], summary="Change a flag's gates")
+@router.put(
+    "/{name}",
+    dependencies=[AdminOnly],
+    summary="Change a flag's gates",
+    responses=problems(400, 401, 403),
+)
 async def set_flag(name: Name, gates: Gates, svc: ServiceDep) -> dict[str, Any]:
     changes = gates.model_dump(exclude_none=True)
     flag = await svc.flags.set(name, by="http-admin", **changes)

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 
 from loopsafe.service.auth import AdminOnly
 from loopsafe.service.deliveries import rfc3339
-from loopsafe.service.problems import Problem
+from loopsafe.service.problems import Problem, problems
 from loopsafe.service.state import Service, service
 from loopsafe.stores.queue import Job, JobState
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
 ServiceDep = Annotated[Service, Depends(service)]
+# SQLite integers are 64-bit: a larger id is no job, and must not reach the driver.
+JobId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 def job_json(job: Job) -> dict[str, Any]:
@@ -34,15 +36,15 @@ def job_json(job: Job) -> dict[str, Any]:
     }
 
 
-@router.get("/{job_id}", summary="One job")
-async def get_job(job_id: int, svc: ServiceDep) -> dict[str, Any]:
+@router.get("/{job_id}", summary="One job", responses=problems(404))
+async def get_job(job_id: JobId, svc: ServiceDep) -> dict[str, Any]:
     job = await svc.jobs.queue.get(job_id)
     if job is None:
         raise Problem(404, f"no job {job_id}")
     return job_json(job)
 
 
-@router.get("", summary="Jobs, newest first")
+@router.get("", summary="Jobs, newest first", responses=problems(400))
 async def list_jobs(
     svc: ServiceDep,
     state: JobState | None = None,
@@ -57,8 +59,13 @@ async def list_jobs(
     return {"items": [job_json(j) for j in page.items], "next": page.next}
 
 
-@router.post("/{job_id}/retry", dependencies=[AdminOnly], summary="Run a job again")
-async def retry_job(job_id: int, svc: ServiceDep) -> dict[str, Any]:
+@router.post(
+    "/{job_id}/retry",
+    dependencies=[AdminOnly],
+    summary="Run a job again",
+    responses=problems(401, 403, 404, 409),
+)
+async def retry_job(job_id: JobId, svc: ServiceDep) -> dict[str, Any]:
     queue = svc.jobs.queue
     if await queue.get(job_id) is None:
         raise Problem(404, f"no job {job_id}")

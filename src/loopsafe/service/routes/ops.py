@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from starlette.responses import Response
 
-from loopsafe.service.problems import Problem
+from loopsafe.service.problems import Problem, problems
 from loopsafe.service.state import Service, service
 
 router = APIRouter(tags=["operations"])
@@ -22,7 +22,7 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/ready", summary="Readiness: every store answers")
+@router.get("/ready", summary="Readiness: every store answers", responses=problems(503))
 async def ready(svc: ServiceDep) -> dict[str, Any]:
     checks = {
         "cache": svc.cache.database.fetchval("SELECT 1", timeout=1.0),

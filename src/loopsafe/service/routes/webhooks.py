@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import JSONResponse
 
-from loopsafe.service.problems import Problem
+from loopsafe.service.problems import Problem, problems
 from loopsafe.service.settings import decode_secret
 from loopsafe.service.state import Service, service
 from loopsafe.service.webhooks import SignatureError, verify
@@ -30,7 +30,10 @@ def _key(svc: Service, source: str) -> bytes:
     "/webhooks/{source}",
     status_code=202,
     summary="Receive a signed webhook (Standard Webhooks)",
-    responses={200: {"description": "a delivery already received"}},
+    responses={
+        200: {"description": "a delivery already received"},
+        **problems(400, 401, 404),
+    },
 )
 async def receive(source: str, request: Request, svc: ServiceDep) -> JSONResponse:
     """Verify the delivery over its raw body, store it and enqueue its job in one
@@ -61,7 +64,11 @@ async def receive(source: str, request: Request, svc: ServiceDep) -> JSONRespons
     return JSONResponse({"id": verified.id, "job_id": job_id}, 202)
 
 
-@router.get("/webhooks/{source}/deliveries", summary="Deliveries received, newest first")
+@router.get(
+    "/webhooks/{source}/deliveries",
+    summary="Deliveries received, newest first",
+    responses=problems(400, 404),
+)
 async def deliveries(
     source: str,
     svc: ServiceDep,
