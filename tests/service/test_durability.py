@@ -66,7 +66,8 @@ def test_two_worker_processes_share_the_files(make_server: MakeServer) -> None:
 
 
 def test_kill_9_in_a_stream_loses_no_acknowledged_delivery(make_server: MakeServer) -> None:
-    server = make_server().start()
+    # A short lease, so the jobs the killed process held are recovered soon after restart.
+    server = make_server(env={"LOOPSAFE_JOB_LEASE": "2"}).start()
     acknowledged: list[str] = []
     stop = threading.Event()
     started = threading.Event()

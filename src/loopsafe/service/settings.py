@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     job_retry_base: float = Field(
         default=1.0, ge=0, le=3600, description="seconds before the first retry; doubles after"
     )
+    job_lease: float = Field(
+        default=30.0,
+        ge=1,
+        le=3600,
+        description="seconds a crashed worker's job stays claimed before another runs it",
+    )
     worker: bool = Field(default=True, description="run the job worker inside the server")
     worker_concurrency: int = Field(default=8, ge=1, le=1024)
     grace_period: float = Field(default=10.0, ge=0, le=600)
