@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 $(VENV)/.run: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[fastapi,watch]'
+	$(PY) -m pip install --quiet -e '.[service]'
 	touch $@
 
 $(VENV)/.dev: pyproject.toml
@@ -19,7 +19,7 @@ $(VENV)/.dev: pyproject.toml
 	touch $@ $(VENV)/.run
 
 run: $(VENV)/.run
-	$(PY) -m loopsafe demo
+	$(PY) -m loopsafe serve
 
 test: $(VENV)/.dev lint types pytest
 

@@ -12,7 +12,7 @@ storage Protocol), ``_sqlite`` (its SQLite implementation, all the SQL), ``_sche
 
 from loopsafe.stores.queue._backend import QueueBackend
 from loopsafe.stores.queue._context import JobContext, current_job
-from loopsafe.stores.queue._job import Job, JobState, NewJob
+from loopsafe.stores.queue._job import Job, JobPage, JobState, NewJob
 from loopsafe.stores.queue._queue import Queue
 from loopsafe.stores.queue._retry import Retry
 from loopsafe.stores.queue._stats import QueueStats
@@ -22,6 +22,7 @@ from loopsafe.stores.queue._worker import Worker
 __all__ = [
     "Job",
     "JobContext",
+    "JobPage",
     "JobState",
     "NewJob",
     "Queue",

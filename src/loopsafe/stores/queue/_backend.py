@@ -61,6 +61,14 @@ class QueueBackend(Protocol):
         """The job's row as a dict of its columns, or ``None``."""
         ...
 
+    async def list_jobs(
+        self, state: str | None, queue: str | None, before: int | None, limit: int, now: float
+    ) -> list[dict[str, Any]]:
+        """Up to ``limit`` jobs' rows, newest (highest id) first, with ids below ``before``.
+        ``state`` filters as :class:`Job` reports it: ``queued`` includes scheduled jobs
+        whose time has come, ``scheduled`` only those still in the future."""
+        ...
+
     async def claim(
         self,
         queues: Sequence[str] | None,

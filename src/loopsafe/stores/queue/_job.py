@@ -60,6 +60,15 @@ class Job:
 
 
 @dataclass(frozen=True, slots=True)
+class JobPage:
+    """One page of :meth:`Queue.jobs`: ``next`` is the cursor of the following page, or
+    ``None`` on the last one."""
+
+    items: list[Job]
+    next: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class NewJob:
     """A job to insert. ``payload`` is already-encoded JSON; ``run_at`` seconds since the
     epoch. ``cron_tick`` marks a recurring job's tick (inserted once per task and tick)."""

@@ -21,7 +21,7 @@ from loopsafe.errors import (
 from loopsafe.stores._store import Store, StoreTarget
 from loopsafe.stores.queue._backend import QueueBackend, Recovered, StateCounts
 from loopsafe.stores.queue._cron import Cron
-from loopsafe.stores.queue._job import Job, JobState, NewJob, timestamp
+from loopsafe.stores.queue._job import Job, JobPage, JobState, NewJob, timestamp
 from loopsafe.stores.queue._options import check_job_options, resolve_run_at
 from loopsafe.stores.queue._payload import decode, encode
 from loopsafe.stores.queue._retry import Retry
@@ -279,8 +279,32 @@ class Queue(Store):
     async def get(self, job_id: int) -> Job | None:
         """The job with that id, or ``None`` (never existed, or finished and pruned)."""
         row = await self._storage().get(job_id)
-        if row is None:
-            return None
+        return None if row is None else self._job(row)
+
+    async def jobs(
+        self,
+        *,
+        state: JobState | str | None = None,
+        queue: str | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> JobPage:
+        """Jobs, newest first, ``limit`` (1 to 1000) at a time, optionally only those in
+        ``state`` and named ``queue``; pass the previous page's ``next`` as ``cursor``.
+
+        Raises :class:`ValueError` for an unknown state, a limit out of range or a cursor
+        this queue did not make.
+        """
+        wanted = None if state is None else JobState(state).value
+        if not 1 <= limit <= 1000:
+            raise ValueError(f"limit must be from 1 to 1000, not {limit}")
+        before = None if cursor is None else _decode_cursor(cursor)
+        rows = await self._storage().list_jobs(wanted, queue, before, limit + 1, self.clock())
+        items = [self._job(row) for row in rows[:limit]]
+        more = len(rows) > limit
+        return JobPage(items, f"j{items[-1].id}" if more and items else None)
+
+    def _job(self, row: dict[str, Any]) -> Job:
         state = JobState(row["state"])
         if state is JobState.SCHEDULED and row["run_at"] <= self.clock():
             state = JobState.QUEUED
@@ -532,3 +556,9 @@ def inspect_coroutine(fn: Any) -> bool:
     return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
         getattr(fn, "__call__", None)  # noqa: B004 - an async callable object
     )
+
+
+def _decode_cursor(cursor: str) -> int:
+    if not cursor.startswith("j") or not cursor[1:].isdigit() or len(cursor) > 20:
+        raise ValueError("not a cursor this queue made")
+    return int(cursor[1:])

@@ -264,6 +264,30 @@ class SQLiteBackend:
         # Many callers awaiting results poll at once: queue for the reader, don't refuse.
         return await self._db.read(select, wait=True)
 
+    async def list_jobs(
+        self, state: str | None, queue: str | None, before: int | None, limit: int, now: float
+    ) -> list[dict[str, Any]]:
+        if state == "queued":
+            where = "(state = 'queued' OR (state = 'scheduled' AND run_at <= :now))"
+        elif state == "scheduled":
+            where = "state = 'scheduled' AND run_at > :now"
+        elif state is None:
+            where = "1"
+        else:
+            where = "state = :state"
+        sql = (
+            f"SELECT {_COLUMNS} FROM loopsafe_jobs WHERE {where}"
+            " AND (:queue IS NULL OR queue = :queue) AND (:before IS NULL OR id < :before)"
+            " ORDER BY id DESC LIMIT :limit"
+        )
+        args = {"state": state, "queue": queue, "before": before, "limit": limit, "now": now}
+
+        def select(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+            rows = _cursor(conn).execute(sql, args).fetchall()
+            return [dict(zip(_NAMES, row, strict=True)) for row in rows]
+
+        return await self._db.read(select)
+
     async def claim(
         self,
         queues: Sequence[str] | None,

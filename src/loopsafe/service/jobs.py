@@ -1,0 +1,65 @@
+"""The service's job queue: one task, ``process_delivery``, that runs the webhook handler.
+
+The server runs a worker in-process by default; ``loopsafe worker loopsafe.service.jobs:queue``
+runs one separately (it reads the same ``LOOPSAFE_*`` settings, so it finds the same files).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from loopsafe.service.deliveries import Deliveries
+from loopsafe.service.handlers import Handler, load_handler
+from loopsafe.service.settings import Settings
+from loopsafe.stores import Queue
+from loopsafe.stores.queue import Retry, current_job
+
+__all__ = ["Jobs"]
+
+log = logging.getLogger("loopsafe.service")
+
+
+class Jobs:
+    """The queue, its ``process_delivery`` task and the deliveries it updates."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.queue = Queue(settings.data_dir / "jobs.db", lease=settings.job_lease)
+        self.handler: Handler = load_handler(settings.webhook_handler)
+        self._deliveries: Deliveries | None = None
+        self.process_delivery = self.queue.task(
+            name="process_delivery",
+            max_attempts=settings.job_attempts,
+            retry=Retry(base=settings.job_retry_base),
+        )(self._process)
+
+    async def deliveries(self) -> Deliveries:
+        """The deliveries table on the queue's file (the queue must be open)."""
+        if self._deliveries is None:
+            self._deliveries = await Deliveries(self.queue.database).open()
+        return self._deliveries
+
+    async def _process(self, source: str, delivery_id: str) -> None:
+        deliveries = await self.deliveries()
+        delivery = await deliveries.get(source, delivery_id)
+        if delivery is None:
+            # Stored and enqueued in one transaction: a job without its delivery means the
+            # table was edited by hand. Nothing to process; don't retry.
+            log.warning("job for a missing delivery", extra={"delivery": delivery_id})
+            return
+        try:
+            await self.handler(delivery)
+        except Exception:
+            job = current_job()
+            final = job.attempts >= job.max_attempts
+            await deliveries.set_state(source, delivery_id, "dead" if final else "failed")
+            raise
+        await deliveries.set_state(source, delivery_id, "processed")
+
+
+def __getattr__(name: str) -> Any:
+    # `loopsafe worker loopsafe.service.jobs:queue` builds the queue from the environment
+    # only when asked, so importing this module reads no settings.
+    if name == "queue":
+        return Jobs(Settings()).queue
+    raise AttributeError(name)
