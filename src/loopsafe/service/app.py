@@ -25,6 +25,7 @@ from loopsafe.service.routes import cache, flags, jobs, ops, webhooks
 from loopsafe.service.settings import Settings
 from loopsafe.service.state import Service
 from loopsafe.stores import Cache, Flags
+from loopsafe.stores.metrics import attach as attach_store_metrics
 
 __all__ = ["create_app"]
 
@@ -44,6 +45,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             cache_store = await stack.enter_async_context(Cache(settings.data_dir / "cache.db"))
             flag_store = await stack.enter_async_context(Flags(settings.data_dir / "flags.db"))
             await stack.enter_async_context(built.queue)
+            # Read at scrape time: hit ratio, evictions, queue depth per state, oldest ready.
+            for store in (cache_store, flag_store, built.queue):
+                attach_store_metrics(store, name="service")
             app.state.service = Service(
                 settings, cache_store, flag_store, built, await built.deliveries()
             )

@@ -4,13 +4,15 @@
 
     loopsafe sign --secret whsec_... --body '{"event": "ping"}'
 
-prints three ``-H`` arguments (``webhook-id``, ``webhook-timestamp``,
-``webhook-signature``) signing the body exactly as given.
+prints the three headers (``webhook-id``, ``webhook-timestamp``, ``webhook-signature``)
+signing the body exactly as given, as a curl config (``| curl -K - ...``), or with
+``--format args`` as ``-H`` arguments, or ``--format json``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shlex
 import sys
@@ -35,6 +37,12 @@ def main(argv: list[str]) -> int:
     p.add_argument("--body", required=True, help="the exact body to send")
     p.add_argument("--id", default=None, help="delivery id (default: a new msg_... id)")
     p.add_argument("--timestamp", type=int, default=None, help="seconds (default: now)")
+    p.add_argument(
+        "--format",
+        choices=("curl", "args", "json"),
+        default="curl",
+        help="curl: a config for `curl -K -` (default); args: -H arguments; json: an object",
+    )
     args = p.parse_args(argv)
     if not args.secret:
         print("loopsafe sign: give --secret or set LOOPSAFE_SIGN_SECRET", file=sys.stderr)
@@ -52,5 +60,13 @@ def main(argv: list[str]) -> int:
         "webhook-timestamp": str(stamp),
         "webhook-signature": signature,
     }
-    print(" ".join(f"-H {shlex.quote(f'{k}: {v}')}" for k, v in headers.items()))
+    if args.format == "args":
+        print(" ".join(f"-H {shlex.quote(f'{k}: {v}')}" for k, v in headers.items()))
+    elif args.format == "json":
+        print(json.dumps(headers))
+    else:
+        # curl's config syntax: a quoted value, with backslash and quote escaped.
+        for k, v in headers.items():
+            value = f"{k}: {v}".replace("\\", "\\\\").replace('"', '\\"')
+            print(f'header = "{value}"')
     return 0
