@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 
+from loopsafe.errors import Error
 from loopsafe.stores.queue._queue import Queue
 
 __all__ = ["main"]
@@ -68,5 +69,10 @@ def main(argv: list[str]) -> int:
         print(f"loopsafe worker: {e}", file=sys.stderr)
         return 2
     queues = None if args.queues is None else [q for q in args.queues.split(",") if q]
-    asyncio.run(serve(queue, args.concurrency, queues, args.grace))
+    try:
+        asyncio.run(serve(queue, args.concurrency, queues, args.grace))
+    except Error as e:
+        # A file that can't be opened, a newer schema, ...: say what, not a traceback.
+        print(f"loopsafe worker: {e}", file=sys.stderr)
+        return 1
     return 0
