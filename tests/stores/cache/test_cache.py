@@ -397,7 +397,12 @@ async def test_a_fill_locked_by_another_process_is_waited_for_then_taken_over(
         calls += 1
         return "mine"
 
-    async with Cache(path, clock=clock, lock_poll=0.001) as cache, Cache(path) as other:
+    # Both on one clock, as two processes share the wall clock: with the real one, the
+    # other cache would see the fake-clock rows as long expired and sweep them mid-test.
+    async with (
+        Cache(path, clock=clock, lock_poll=0.001) as cache,
+        Cache(path, clock=clock) as other,
+    ):
         # "other" holds k's fill lock: the caller waits for its value instead of filling.
         await other.database.execute(LOCK, ("default", "k", "other", clock.now + 10))
         waiter = asyncio.ensure_future(cache.get_or_set("k", factory))
@@ -424,7 +429,12 @@ async def test_a_stale_value_refreshed_elsewhere_is_left_to_that_process(
     async def factory() -> str:
         raise AssertionError("another process is refreshing this key")
 
-    async with Cache(path, clock=clock, lock_poll=0.001) as cache, Cache(path) as other:
+    # Both on one clock, as two processes share the wall clock: with the real one, the
+    # other cache would see the fake-clock rows as long expired and sweep them mid-test.
+    async with (
+        Cache(path, clock=clock, lock_poll=0.001) as cache,
+        Cache(path, clock=clock) as other,
+    ):
         await cache.set("s", "old", ttl=1, stale=100)
         clock.advance(2)
         await other.database.execute(LOCK, ("default", "s", "other", clock.now + 500))
