@@ -47,6 +47,11 @@ class Row:
     note: str = ""
 
 
+def _unavailable(system: str, durability: str, concurrency: int, jobs: int, note: str) -> Row:
+    """A row for a system that could not run here (not installed, server unreachable)."""
+    return Row(system, durability, concurrency, jobs, None, None, None, note)
+
+
 async def bench_loopsafe(jobs: int, concurrency: int, durability: str) -> Row:
     with tempfile.TemporaryDirectory() as tmp:
         queue = loopsafe.Queue(Path(tmp) / "jobs.db", open_options={"durability": durability})
@@ -80,30 +85,13 @@ async def bench_procrastinate(jobs: int, concurrency: int) -> Row:
         import procrastinate
         import psycopg
     except ImportError:
-        return Row(
-            "procrastinate",
-            "postgres default",
-            concurrency,
-            jobs,
-            None,
-            None,
-            None,
-            "not installed",
-        )
+        return _unavailable("procrastinate", "postgres default", concurrency, jobs, "not installed")
     name = f"loopsafe_bench_{uuid.uuid4().hex[:8]}"
     try:
         admin = await psycopg.AsyncConnection.connect(POSTGRES, autocommit=True, connect_timeout=3)
     except Exception as e:
-        return Row(
-            "procrastinate",
-            "postgres default",
-            concurrency,
-            jobs,
-            None,
-            None,
-            None,
-            f"not reachable ({type(e).__name__})",
-        )
+        note = f"not reachable ({type(e).__name__})"
+        return _unavailable("procrastinate", "postgres default", concurrency, jobs, note)
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
         conninfo = POSTGRES.rsplit("/", 1)[0] + "/" + name
@@ -143,22 +131,14 @@ async def bench_saq(jobs: int, concurrency: int) -> Row:
         from saq import Queue as SaqQueue
         from saq import Worker
     except ImportError:
-        return Row("saq", "redis default", concurrency, jobs, None, None, None, "not installed")
+        return _unavailable("saq", "redis default", concurrency, jobs, "not installed")
     queue = SaqQueue.from_url(REDIS, name=f"loopsafe-bench-{uuid.uuid4().hex[:8]}")
     try:
         await asyncio.wait_for(queue.connect(), 3)
         await asyncio.wait_for(queue.count("queued"), 3)
     except Exception as e:
-        return Row(
-            "saq",
-            "redis default",
-            concurrency,
-            jobs,
-            None,
-            None,
-            None,
-            f"not reachable ({type(e).__name__})",
-        )
+        note = f"not reachable ({type(e).__name__})"
+        return _unavailable("saq", "redis default", concurrency, jobs, note)
 
     try:
         started = time.perf_counter()

@@ -299,15 +299,28 @@ def checked(
     failures: list[str] = []
     for _ in range(attempts):
         result, seconds = trial()
-        try:
-            check(result)
-        except AssertionError as e:
-            if seconds < lost:
-                raise
-            failures.append(f"({_lost(seconds)}) {e}")
-            continue
-        return result
-    raise AssertionError("every trial lost CPU to the machine and failed:\n" + "\n".join(failures))
+        if _passes(check, result, seconds, lost, failures):
+            return result
+    raise _every_trial_failed(failures)
+
+
+def _passes(
+    check: Callable[[T], object], result: T, seconds: float, lost: float, failures: list[str]
+) -> bool:
+    """Whether ``result`` passes ``check``; a failure raises unless the trial lost at
+    least ``lost`` seconds of CPU, in which case it is noted in ``failures``."""
+    try:
+        check(result)
+    except AssertionError as e:
+        if seconds < lost:
+            raise
+        failures.append(f"({_lost(seconds)}) {e}")
+        return False
+    return True
+
+
+def _every_trial_failed(failures: list[str]) -> AssertionError:
+    return AssertionError("every trial lost CPU to the machine and failed:\n" + "\n".join(failures))
 
 
 def _lost(seconds: float) -> str:
@@ -325,15 +338,9 @@ async def checked_async(
     failures: list[str] = []
     for _ in range(attempts):
         result, seconds = await trial()
-        try:
-            check(result)
-        except AssertionError as e:
-            if seconds < lost:
-                raise
-            failures.append(f"({_lost(seconds)}) {e}")
-            continue
-        return result
-    raise AssertionError("every trial lost CPU to the machine and failed:\n" + "\n".join(failures))
+        if _passes(check, result, seconds, lost, failures):
+            return result
+    raise _every_trial_failed(failures)
 
 
 async def run_trial(

@@ -6,14 +6,14 @@ request, and the body limit refuses an oversized upload without reading it all.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
 import uuid
-from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from loopsafe.service.problems import MEDIA_TYPE, problem_body
 
 __all__ = ["BodyLimit", "RequestId"]
 
@@ -116,16 +116,13 @@ class _TooLarge(Exception):
 
 
 async def _refuse(send: Send, status: int, detail: str) -> None:
-    title = {400: "bad request", 413: "content too large"}[status]
-    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
-    body["detail"] = detail
-    data = json.dumps(body).encode()
+    data = problem_body(status, detail)
     await send(
         {
             "type": "http.response.start",
             "status": status,
             "headers": [
-                (b"content-type", b"application/problem+json"),
+                (b"content-type", MEDIA_TYPE.encode()),
                 (b"content-length", str(len(data)).encode()),
                 (b"connection", b"close"),
             ],

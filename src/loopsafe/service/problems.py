@@ -88,6 +88,12 @@ def problem_response(
 ) -> Response:
     """A ``application/problem+json`` response (``type`` is ``about:blank``, as RFC 9457
     says when the status alone explains the problem)."""
+    body = problem_body(status, detail, extra)
+    return Response(body, status_code=status, headers=headers, media_type=MEDIA_TYPE)
+
+
+def problem_body(status: int, detail: str, extra: dict[str, Any] | None = None) -> bytes:
+    """The JSON of a problem document, for code that answers below FastAPI (raw ASGI)."""
     body: dict[str, Any] = {
         "type": "about:blank",
         "title": _TITLES.get(status, "error"),
@@ -96,7 +102,7 @@ def problem_response(
     }
     if extra:
         body.update(extra)
-    return Response(json.dumps(body), status_code=status, headers=headers, media_type=MEDIA_TYPE)
+    return json.dumps(body).encode()
 
 
 def install_problem_handlers(app: FastAPI, *, retry_after: int = 1) -> None:
