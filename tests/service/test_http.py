@@ -281,7 +281,11 @@ def test_ready_and_metrics(client: httpx.Client) -> None:
     client.get("/health")
     text = client.get("/metrics").text
     assert "http_request" in text
-    assert "loopsafe_" in text
+    assert "loopsafe_loop_lag_seconds" in text
+    # The stores' own statistics, read at scrape time.
+    for series in ("loopsafe_cache_hits_total", "loopsafe_flags_checks_total"):
+        assert f'{series}{{store="service"}}' in text
+    assert "loopsafe_queue_" in text
 
 
 def test_secrets_never_appear_in_responses_or_logs(server: Server, client: httpx.Client) -> None:
