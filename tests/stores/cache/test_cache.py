@@ -447,6 +447,63 @@ async def test_a_stale_value_refreshed_elsewhere_is_left_to_that_process(
         assert await waiter == "new"
 
 
+async def test_a_caller_never_joins_a_flight_that_has_just_ended(
+    tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The race seen in full-suite runs, made certain: a background refresh gives up (another
+    # process holds the lock) in the same loop iteration in which a caller past the hard TTL
+    # looks for a flight to join. A finished flight still listed was joined, answered
+    # "gave up" without yielding, and was joined again: the loop spun for good.
+    async with (
+        Cache(tmp_path / "c.db", clock=clock, lock_poll=0.001) as cache,
+        Cache(tmp_path / "c.db", clock=clock) as other,
+    ):
+        await cache.set("s", "old", ttl=1, stale=100)
+        await other.database.execute(LOCK, ("default", "s", "other", clock.now + 500))
+        clock.advance(2)
+        backend = cache._backend
+        assert backend is not None
+        expired = await backend.get("default", "s")
+        real_get, real_try_lock = backend.get, backend.try_lock
+        waiters: list[asyncio.Future[object]] = []
+        started = asyncio.Event()
+
+        async def get_without_yielding(namespace: str, key: str) -> object:
+            return expired if waiters else await real_get(namespace, key)
+
+        async def try_lock(*args: object) -> bool:
+            taken = await real_try_lock(*args)  # type: ignore[arg-type]
+            if not waiters:
+                clock.advance(200)  # past the hard TTL: the next caller must wait
+                waiters.append(asyncio.ensure_future(cache.get_or_set("s", factory)))
+                started.set()
+            return taken
+
+        async def factory() -> str:
+            raise AssertionError("another process is refreshing this key")
+
+        joins = 0
+        real_flight = cache._flight
+
+        def counted_flight(*args: object, **kwargs: object) -> asyncio.Task[object]:
+            nonlocal joins
+            joins += 1
+            if joins > 100:
+                raise AssertionError("the caller keeps joining a flight that has ended")
+            return real_flight(*args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(backend, "get", get_without_yielding)
+        monkeypatch.setattr(backend, "try_lock", try_lock)
+        monkeypatch.setattr(cache, "_flight", counted_flight)
+        assert await cache.get_or_set("s", factory, ttl=1, stale=100) == "old"
+        await started.wait()
+        await asyncio.sleep(0.02)
+        assert not waiters[0].done()
+        monkeypatch.setattr(backend, "get", real_get)
+        await other.set("s", "new")
+        assert await waiters[0] == "new"
+
+
 async def test_closing_during_a_fill_gives_its_callers_closed_error(tmp_path: Path) -> None:
     started = asyncio.Event()
 

@@ -511,6 +511,24 @@ class Cache(Store):
         tags: Sequence[str],
         wait: bool,
     ) -> Any:
+        try:
+            return await self._fill_once(key, factory, ttl, stale, tags, wait)
+        finally:
+            # Leave the table as the flight ends, not when its done callback runs a loop
+            # iteration later: a caller that joined a finished flight in between would get
+            # its answer without yielding and, on _GAVE_UP, join it again, forever.
+            if self._flights.get(key) is asyncio.current_task():
+                del self._flights[key]
+
+    async def _fill_once(
+        self,
+        key: str,
+        factory: Callable[[], Awaitable[Any]],
+        ttl: float | None,
+        stale: float,
+        tags: Sequence[str],
+        wait: bool,
+    ) -> Any:
         backend = self._b()
         owner = uuid.uuid4().hex
         while True:
