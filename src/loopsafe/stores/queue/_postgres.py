@@ -1,0 +1,485 @@
+"""The queue's PostgreSQL backend: every SQL statement of the queue on PostgreSQL lives here.
+
+The same operations and semantics as the SQLite backend (``_sqlite.py``), with what a
+shared server needs instead of one writer lock:
+
+- claims take rows with ``FOR UPDATE SKIP LOCKED``, so many workers on many hosts claim
+  disjoint batches without waiting for each other;
+- concurrency keys are counted under a transaction-level advisory lock per key (taken with
+  ``pg_try_advisory_xact_lock``: a key another claimer holds is skipped, not waited for),
+  so two hosts can never both see room for the last slot;
+- wake-ups come from ``LISTEN`` on one dedicated connection (reconnected when it drops;
+  while it is down workers fall back to polling every ``poll_interval``);
+- ``enqueue`` can run on a connection the caller passes, inside the caller's transaction.
+
+All statements take parameters; none is built from values.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import asyncpg
+
+from loopsafe.stores.queue._backend import Heartbeat, Recovered, StateCounts
+from loopsafe.stores.queue._job import Claimed, JobState, NewJob, Outcome
+from loopsafe.stores.queue._pg_schema import CHANNEL
+
+__all__ = ["PostgresBackend"]
+
+Connector = Callable[[], Awaitable[asyncpg.Connection]]
+
+_COLUMNS = (
+    "id, queue, task, payload, state, priority, run_at, attempts, max_attempts, unique_key,"
+    " concurrency_key, concurrency_limit, lease_until, token, worker, stop_requested, result,"
+    " error, created_at, started_at, finished_at"
+)
+
+_WAITING = "state IN ('queued', 'scheduled', 'failed')"
+
+# A batch of plain jobs as parallel arrays; ids come from the sequence in the rows' order.
+_INSERT_MANY = """
+INSERT INTO loopsafe_jobs (queue, task, payload, state, priority, run_at, max_attempts,
+    concurrency_key, concurrency_limit, created_at)
+SELECT q, t, p, CASE WHEN r > $9 THEN 'scheduled' ELSE 'queued' END, pr, r, m, ck, cl, $9
+FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::float8[], $6::int[],
+            $7::text[], $8::int[]) WITH ORDINALITY AS b(q, t, p, pr, r, m, ck, cl, n)
+ORDER BY n
+RETURNING id
+"""
+
+_INSERT_ONE = """
+INSERT INTO loopsafe_jobs (queue, task, payload, state, priority, run_at, max_attempts,
+    unique_key, concurrency_key, concurrency_limit, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+ON CONFLICT (unique_key)
+    WHERE unique_key IS NOT NULL AND state IN ('queued', 'scheduled', 'running', 'failed')
+    DO NOTHING
+RETURNING id
+"""
+
+_FIND_UNIQUE = """
+SELECT id FROM loopsafe_jobs
+WHERE unique_key = $1 AND state IN ('queued', 'scheduled', 'running', 'failed')
+"""
+
+_CRON_TICK = """
+INSERT INTO loopsafe_cron (task, tick) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING 1
+"""
+
+# $1 now, $2 queues (NULL: all). Only keys that have waiting work are worth locking.
+_READY_KEYS = f"""
+SELECT k FROM (
+    SELECT DISTINCT concurrency_key AS k FROM loopsafe_jobs
+    WHERE {_WAITING} AND run_at <= $1 AND concurrency_key IS NOT NULL
+      AND ($2::text[] IS NULL OR queue = ANY($2::text[]))
+    LIMIT 256
+) AS keys
+WHERE pg_try_advisory_xact_lock(hashtextextended('loopsafe_queue:' || k, 0))
+"""
+
+_FILTER = f"""{_WAITING} AND run_at <= $1
+      AND ($2::text[] IS NULL OR queue = ANY($2::text[]))
+      AND queue NOT IN (SELECT name FROM loopsafe_queues WHERE paused)"""
+
+# $1 now, $2 queues, $3 limit, $4 lease_until, $5 worker, $6 locked keys. Plain jobs are
+# locked as they are read (SKIP LOCKED: another claimer's rows are passed over); keyed jobs
+# are ranked within their key, whose advisory lock this transaction holds.
+_CLAIM = f"""
+WITH plain AS (
+    SELECT id, priority, run_at FROM loopsafe_jobs
+    WHERE {_FILTER} AND concurrency_key IS NULL
+    ORDER BY priority DESC, run_at, id
+    LIMIT $3
+    FOR UPDATE SKIP LOCKED
+), keyed AS (
+    SELECT id, priority, run_at FROM (
+        SELECT id, priority, run_at, concurrency_key AS k, concurrency_limit AS n,
+               row_number() OVER (
+                   PARTITION BY concurrency_key ORDER BY priority DESC, run_at, id
+               ) AS rank
+        FROM loopsafe_jobs
+        WHERE {_FILTER} AND concurrency_key = ANY($6::text[])
+    ) AS c
+    WHERE rank + (
+        SELECT count(*) FROM loopsafe_jobs AS r
+        WHERE r.state = 'running' AND r.concurrency_key = c.k
+    ) <= n
+), picked AS (
+    SELECT id FROM (SELECT * FROM plain UNION ALL SELECT * FROM keyed) AS b
+    ORDER BY priority DESC, run_at, id
+    LIMIT $3
+)
+UPDATE loopsafe_jobs AS j
+SET state = 'running', attempts = j.attempts + 1, lease_until = $4,
+    token = floor(random() * 9007199254740991)::bigint, worker = $5, started_at = $1,
+    stop_requested = false
+FROM picked
+WHERE j.id = picked.id AND j.{_WAITING}
+RETURNING j.id, j.task, j.payload, j.attempts, j.max_attempts, j.token
+"""
+
+# $1 now, then the outcomes as parallel arrays.
+_OUTCOMES = """
+UPDATE loopsafe_jobs AS j
+SET state = o.state,
+    result = o.result,
+    error = CASE WHEN o.state = 'queued' THEN j.error ELSE o.error END,
+    run_at = coalesce(o.retry_at, j.run_at),
+    attempts = j.attempts - (o.state = 'queued')::int,
+    finished_at = CASE WHEN o.state IN ('succeeded', 'dead', 'cancelled') THEN $1::float8 END,
+    lease_until = NULL, token = NULL, worker = NULL, stop_requested = false
+FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::float8[])
+    AS o(id, token, state, result, error, retry_at)
+WHERE j.id = o.id AND j.token = o.token AND j.state = 'running'
+RETURNING j.id
+"""
+
+_HEARTBEAT = """
+UPDATE loopsafe_jobs AS j SET lease_until = $1
+FROM unnest($2::bigint[], $3::bigint[]) AS t(id, token)
+WHERE j.id = t.id AND j.token = t.token AND j.state = 'running'
+RETURNING j.id, j.stop_requested
+"""
+
+_RECOVER = """
+UPDATE loopsafe_jobs
+SET state = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'failed' END,
+    finished_at = CASE WHEN attempts >= max_attempts THEN $1::float8 END,
+    run_at = $1,
+    error = 'the lease expired: the worker running this job died, hung or lost its database',
+    lease_until = NULL, token = NULL, worker = NULL, stop_requested = false
+WHERE state = 'running' AND lease_until < $1
+RETURNING state
+"""
+
+_CANCEL = f"""
+UPDATE loopsafe_jobs SET state = 'cancelled', finished_at = $2
+WHERE id = $1 AND {_WAITING}
+"""
+
+_STOP = "UPDATE loopsafe_jobs SET stop_requested = true WHERE id = $1 AND state = 'running'"
+
+_RETRY = """
+UPDATE loopsafe_jobs
+SET state = 'queued', attempts = 0, run_at = $2, finished_at = NULL, result = NULL
+WHERE id = $1 AND state IN ('dead', 'cancelled', 'failed')
+"""
+
+_PAUSE = """
+INSERT INTO loopsafe_queues (name, paused) VALUES ($1, $2)
+ON CONFLICT (name) DO UPDATE SET paused = excluded.paused
+"""
+
+_PRUNE = """
+DELETE FROM loopsafe_jobs WHERE id IN (
+    SELECT id FROM loopsafe_jobs
+    WHERE finished_at IS NOT NULL AND finished_at < $1
+      AND state IN ('succeeded', 'dead', 'cancelled')
+    LIMIT $2
+)
+"""
+
+_PRUNE_CRON = "DELETE FROM loopsafe_cron WHERE tick < $1"
+
+_COUNTS = "SELECT queue, state, count(*) FROM loopsafe_jobs GROUP BY queue, state"
+
+_OLDEST = f"""
+SELECT min(run_at) FROM loopsafe_jobs WHERE {_WAITING} AND run_at <= $1
+"""
+
+# How long to wait before reconnecting a dropped listening connection, at most.
+_RECONNECT_MAX = 5.0
+
+
+def _affected(status: str) -> int:
+    """The row count of a command status such as ``UPDATE 3``."""
+    return int(status.rsplit(" ", 1)[-1])
+
+
+class PostgresBackend:
+    """:class:`~loopsafe.stores.queue.QueueBackend` on an asyncpg pool.
+
+    ``connect`` opens the dedicated ``LISTEN`` connection (with the same settings as the
+    pool's, so it sees the same schema). Call :meth:`start` once on the running loop before
+    use and :meth:`close` after; without :meth:`start` the backend works by polling alone.
+    """
+
+    def __init__(
+        self, pool: asyncpg.Pool, connect: Connector | None = None, schema: str | None = None
+    ) -> None:
+        self._pool = pool
+        self._connect = connect
+        self._schema = schema
+        self._generation = 0
+        self._changed: asyncio.Event | None = None
+        self._listener: asyncpg.Connection | None = None
+        self._supervisor: asyncio.Task[None] | None = None
+        self._dropped: asyncio.Event | None = None
+        self._closing = False
+        self.reconnects = 0
+
+    # -- lifecycle of the listening connection -------------------------------------------
+
+    async def start(self) -> None:
+        """Start listening (in a background task that reconnects after a drop)."""
+        if self._connect is None or self._supervisor is not None:
+            return
+        self._dropped = asyncio.Event()
+        self._supervisor = asyncio.create_task(self._listen_forever())
+
+    async def close(self) -> None:
+        """Stop listening and close the listening connection. Idempotent."""
+        self._closing = True
+        task, self._supervisor = self._supervisor, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self._drop_listener()
+
+    @property
+    def listening(self) -> bool:
+        """Whether the ``LISTEN`` connection is up now."""
+        conn = self._listener
+        return conn is not None and not conn.is_closed()
+
+    async def _listen_forever(self) -> None:
+        assert self._connect is not None
+        assert self._dropped is not None
+        delay = 0.05
+        while not self._closing:
+            try:
+                conn = await self._connect()
+                conn.add_termination_listener(lambda _c: self._on_drop())
+                await conn.add_listener(CHANNEL, self._on_notify)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+                # The server is away: poll meanwhile, try again later.
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _RECONNECT_MAX)
+                continue
+            self._listener = conn
+            delay = 0.05
+            # Work may have arrived while nobody listened: wake the workers to look.
+            self._wake()
+            self._dropped.clear()
+            await self._dropped.wait()
+            await self._drop_listener()
+            self.reconnects += 1
+
+    def _on_drop(self) -> None:
+        if self._dropped is not None:
+            self._dropped.set()
+
+    async def _drop_listener(self) -> None:
+        conn, self._listener = self._listener, None
+        if conn is not None and not conn.is_closed():
+            with contextlib.suppress(Exception):
+                await conn.close(timeout=2)
+
+    def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
+        if self._schema is None or payload == self._schema:
+            self._wake()
+
+    def _wake(self) -> None:
+        self._generation += 1
+        if self._changed is not None:
+            self._changed.set()
+
+    # -- operations ------------------------------------------------------------------------
+
+    async def enqueue(
+        self, jobs: Sequence[NewJob], now: float, connection: asyncpg.Connection | None = None
+    ) -> list[int]:
+        if connection is not None:
+            # The caller's connection: its transaction (if any) decides whether the jobs
+            # exist; a savepoint keeps a batch all-or-none inside it either way.
+            async with connection.transaction():
+                return await self._insert(connection, jobs, now)
+        async with self._pool.acquire() as conn, conn.transaction():
+            return await self._insert(conn, jobs, now)
+
+    async def _insert(
+        self, conn: asyncpg.Connection, jobs: Sequence[NewJob], now: float
+    ) -> list[int]:
+        if all(j.unique_key is None and j.cron_tick is None for j in jobs):
+            rows = await conn.fetch(
+                _INSERT_MANY,
+                [j.queue for j in jobs],
+                [j.task for j in jobs],
+                [j.payload for j in jobs],
+                [j.priority for j in jobs],
+                [j.run_at for j in jobs],
+                [j.max_attempts for j in jobs],
+                [j.concurrency_key for j in jobs],
+                [j.concurrency_limit for j in jobs],
+                now,
+            )
+            return sorted(int(r[0]) for r in rows)
+        ids: list[int] = []
+        for job in jobs:
+            if (
+                job.cron_tick is not None
+                and await conn.fetchval(_CRON_TICK, job.task, job.cron_tick) is None
+            ):
+                ids.append(0)
+                continue
+            state = JobState.SCHEDULED if job.run_at > now else JobState.QUEUED
+            while True:
+                new_id = await conn.fetchval(
+                    _INSERT_ONE,
+                    job.queue,
+                    job.task,
+                    job.payload,
+                    state.value,
+                    job.priority,
+                    job.run_at,
+                    job.max_attempts,
+                    job.unique_key,
+                    job.concurrency_key,
+                    job.concurrency_limit,
+                    now,
+                )
+                if new_id is None:
+                    # The key is held: the holder's id, unless it finished meanwhile (then
+                    # the insert goes through on the next turn).
+                    new_id = await conn.fetchval(_FIND_UNIQUE, job.unique_key)
+                if new_id is not None:
+                    ids.append(int(new_id))
+                    break
+        return ids
+
+    async def get(self, job_id: int) -> dict[str, Any] | None:
+        row = await self._pool.fetchrow(
+            f"SELECT {_COLUMNS} FROM loopsafe_jobs WHERE id = $1",
+            job_id,
+        )
+        return None if row is None else dict(row)
+
+    async def list_jobs(
+        self, state: str | None, queue: str | None, before: int | None, limit: int, now: float
+    ) -> list[dict[str, Any]]:
+        # $1 queue, $2 before, $3 limit, then what the state filter needs.
+        args: list[Any] = [queue, before, limit]
+        if state == "queued":
+            where = "(state = 'queued' OR (state = 'scheduled' AND run_at <= $4))"
+            args.append(now)
+        elif state == "scheduled":
+            where = "state = 'scheduled' AND run_at > $4"
+            args.append(now)
+        elif state is None:
+            where = "true"
+        else:
+            where = "state = $4"
+            args.append(state)
+        sql = (
+            f"SELECT {_COLUMNS} FROM loopsafe_jobs WHERE {where}"
+            " AND ($1::text IS NULL OR queue = $1) AND ($2::bigint IS NULL OR id < $2)"
+            " ORDER BY id DESC LIMIT $3"
+        )
+        rows = await self._pool.fetch(sql, *args)
+        return [dict(r) for r in rows]
+
+    async def claim(
+        self,
+        queues: Sequence[str] | None,
+        limit: int,
+        now: float,
+        lease_until: float,
+        worker: str,
+        outcomes: Sequence[Outcome] = (),
+    ) -> tuple[list[Claimed], list[int]]:
+        names = None if queues is None else list(queues)
+        async with self._pool.acquire() as conn, conn.transaction():
+            recorded = await _record(conn, outcomes, now)
+            if limit <= 0:
+                return [], recorded
+            keys = [r[0] for r in await conn.fetch(_READY_KEYS, now, names)]
+            rows = await conn.fetch(_CLAIM, now, names, limit, lease_until, worker, keys)
+        return [Claimed(*r) for r in rows], recorded
+
+    async def heartbeat(self, tokens: dict[int, int], lease_until: float) -> Heartbeat:
+        rows = await self._pool.fetch(
+            _HEARTBEAT, lease_until, list(tokens.keys()), list(tokens.values())
+        )
+        held = {int(r[0]) for r in rows}
+        stop = frozenset(int(r[0]) for r in rows if r[1])
+        return Heartbeat(stop, frozenset(tokens.keys() - held))
+
+    async def recover(self, now: float) -> Recovered:
+        states = [r[0] for r in await self._pool.fetch(_RECOVER, now)]
+        dead = states.count(JobState.DEAD.value)
+        return Recovered(retried=len(states) - dead, dead=dead)
+
+    async def cancel(self, job_id: int, now: float) -> bool:
+        return _affected(await self._pool.execute(_CANCEL, job_id, now)) == 1
+
+    async def request_stop(self, job_id: int) -> bool:
+        return _affected(await self._pool.execute(_STOP, job_id)) == 1
+
+    async def retry(self, job_id: int, now: float) -> bool:
+        try:
+            return _affected(await self._pool.execute(_RETRY, job_id, now)) == 1
+        except asyncpg.UniqueViolationError:
+            return False  # another job holds its unique key now
+
+    async def set_paused(self, queue: str, paused: bool) -> None:
+        await self._pool.execute(_PAUSE, queue, paused)
+
+    async def paused(self) -> frozenset[str]:
+        rows = await self._pool.fetch("SELECT name FROM loopsafe_queues WHERE paused")
+        return frozenset(r[0] for r in rows)
+
+    async def prune(self, finished_before: float, limit: int) -> int:
+        async with self._pool.acquire() as conn, conn.transaction():
+            deleted = _affected(await conn.execute(_PRUNE, finished_before, limit))
+            await conn.execute(_PRUNE_CRON, finished_before)
+        return deleted
+
+    async def counts(self, now: float) -> StateCounts:
+        async with self._pool.acquire() as conn:
+            depth = {(q, s): int(n) for q, s, n in await conn.fetch(_COUNTS)}
+            oldest = await conn.fetchval(_OLDEST, now)
+        return StateCounts(depth, None if oldest is None else float(oldest))
+
+    # -- wake-ups: in-process at once, other processes through NOTIFY --------------------
+
+    def notify(self) -> None:
+        self._wake()
+
+    @property
+    def generation(self) -> int:
+        """Bumped by every :meth:`notify` and every notification the listener hears."""
+        return self._generation
+
+    async def wait_for_jobs(self, timeout: float, seen: int | None = None) -> None:
+        if seen is not None and seen != self._generation:
+            return
+        if self._changed is None:
+            self._changed = asyncio.Event()
+        self._changed.clear()
+        if seen is not None and seen != self._generation:
+            return
+        try:
+            await asyncio.wait_for(self._changed.wait(), timeout)
+        except TimeoutError:
+            pass
+
+
+async def _record(conn: asyncpg.Connection, outcomes: Sequence[Outcome], now: float) -> list[int]:
+    if not outcomes:
+        return []
+    rows = await conn.fetch(
+        _OUTCOMES,
+        now,
+        [o.id for o in outcomes],
+        [o.token for o in outcomes],
+        [o.state.value for o in outcomes],
+        [o.result for o in outcomes],
+        [o.error for o in outcomes],
+        [o.retry_at for o in outcomes],
+    )
+    return [int(r[0]) for r in rows]
