@@ -3,7 +3,9 @@
 A store is built synchronously (so a module can create it at import time, where a worker
 command finds it) and opened on the running loop. Given a path or URL it opens its own
 Database on that file and closes it with itself; given a Database it shares that file —
-which is how a queue enqueues inside a caller's transaction — and never closes it.
+which is how a queue enqueues inside a caller's transaction — and never closes it. Given
+a ``postgresql://`` URL it opens an asyncpg pool on that server (tables in the URL's
+``schema``) and closes it with itself.
 """
 
 from __future__ import annotations
@@ -11,13 +13,18 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from loopsafe.engine import Database
 from loopsafe.engine import open as open_database
 from loopsafe.errors import ClosedError, StoreError
+from loopsafe.stores import _pgschema
+from loopsafe.stores._postgres import open_pool
 from loopsafe.stores._schema import migrate
-from loopsafe.stores._target import StoreTarget, Target, parse_target
+from loopsafe.stores._target import PostgresTarget, StoreTarget, Target, parse_target
+
+if TYPE_CHECKING:
+    import asyncpg
 
 __all__ = ["Store", "StoreTarget"]
 
@@ -26,19 +33,33 @@ class Store:
     """Base of :class:`Cache`, :class:`Flags` and :class:`Queue`.
 
     Subclasses name their ``schema`` (the store name in ``loopsafe_schema``) and list their
-    ``migrations``; they may override :meth:`_opened` and :meth:`_closing` for work of their
-    own (background tasks, snapshots).
+    ``migrations`` (SQLite) and ``postgres_migrations`` (``None``: the store has no
+    PostgreSQL backend); they may override :meth:`_opened` and :meth:`_closing` for work of
+    their own (background tasks, snapshots), and look at :attr:`backend` to pick theirs.
     """
 
     schema: str = ""
     migrations: Sequence[str] = ()
+    postgres_migrations: Sequence[str] | None = None
 
     def __init__(self, target: StoreTarget, *, open_options: dict[str, Any] | None = None):
         self._target: Target = parse_target(target)
         self._open_options = dict(open_options or {})
         if self._target.database is not None and self._open_options:
             raise ValueError("open_options apply only when the store opens its own file")
+        if self._target.postgres is not None:
+            if self._open_options:
+                raise ValueError(
+                    "open_options apply to SQLite files; a PostgreSQL target takes its "
+                    "options in the URL (?schema=...&pool_size=...)"
+                )
+            if self.postgres_migrations is None:
+                raise StoreError(
+                    f"{type(self).__name__} has no PostgreSQL backend in this loopsafe: "
+                    f"use a SQLite path or sqlite:/// URL"
+                )
         self._db: Database | None = None
+        self._pool: asyncpg.Pool[asyncpg.Record] | None = None
         self._owns_db = False
         self._lock: asyncio.Lock | None = None
         self._closed = False
@@ -46,10 +67,13 @@ class Store:
     # -- lifecycle -------------------------------------------------------------------------
 
     async def open(self) -> Self:
-        """Open the store: its Database (unless one was given), then its schema migrations.
+        """Open the store: its Database (unless one was given) or its PostgreSQL pool, then
+        its schema migrations.
 
         Idempotent: opening an open store returns at once. Raises
-        :class:`~loopsafe.SchemaVersionError` for a file newer than this code,
+        :class:`~loopsafe.SchemaVersionError` for a file (or PostgreSQL schema) newer than
+        this code, :class:`~loopsafe.CannotOpenError` for a PostgreSQL server that can't be
+        reached or refuses the login,
         :class:`~loopsafe.CorruptError` for a file that is not SQLite,
         :class:`~loopsafe.CannotOpenError` for a path that can't be opened,
         :class:`~loopsafe.ClosedError` after :meth:`close`. A cancelled open closes what it
@@ -57,12 +81,15 @@ class Store:
         """
         if self._closed:
             raise ClosedError(f"this {type(self).__name__} is closed; create a new one")
-        if self._db is not None:
+        if self.is_open:
             return self
         if self._lock is None:
             self._lock = asyncio.Lock()
         async with self._lock:
-            if self._db is not None:
+            if self.is_open:
+                return self
+            if self._target.postgres is not None:
+                await self._open_postgres(self._target.postgres)
                 return self
             db = self._target.database
             owns = db is None
@@ -83,13 +110,33 @@ class Store:
                 raise
         return self
 
+    async def _open_postgres(self, target: PostgresTarget) -> None:
+        assert self.postgres_migrations is not None  # refused at construction
+        pool = await open_pool(target)
+        try:
+            await _pgschema.migrate(pool, target.schema, self.schema, self.postgres_migrations)
+            self._pool = pool
+            await self._opened()
+        except BaseException:
+            self._pool = None
+            await pool.close()
+            raise
+
     async def close(self) -> None:
-        """Stop the store's own work and close its Database if the store opened it.
+        """Stop the store's own work and close its Database (or PostgreSQL pool) if the
+        store opened it.
 
         Idempotent. A shared Database stays open. Calls made after ``close`` raise
         :class:`~loopsafe.ClosedError`.
         """
         self._closed = True
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            try:
+                await self._closing()
+            finally:
+                await pool.close()
+            return
         db, self._db = self._db, None
         if db is None:
             return
@@ -108,25 +155,59 @@ class Store:
         await self.close()
 
     @property
+    def backend(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``: what the target names (known before open)."""
+        return self._target.scheme
+
+    @property
     def database(self) -> Database:
         """The Database the store runs on. Raises :class:`StoreError` before :meth:`open`
-        and :class:`~loopsafe.ClosedError` after :meth:`close`."""
+        or for a store on PostgreSQL, and :class:`~loopsafe.ClosedError` after
+        :meth:`close`."""
         db = self._db
         if db is None:
-            if self._closed:
-                raise ClosedError(f"this {type(self).__name__} is closed")
+            self._raise_not_open()
             raise StoreError(
-                f"this {type(self).__name__} is not open: `await store.open()` or "
-                f"`async with store:` first"
+                f"this {type(self).__name__} runs on PostgreSQL, not a Database: see .pool"
             )
         return db
 
     @property
+    def pool(self) -> asyncpg.Pool[asyncpg.Record]:
+        """The asyncpg pool of a store on PostgreSQL. Raises :class:`StoreError` before
+        :meth:`open` or for a store on SQLite, and :class:`~loopsafe.ClosedError` after
+        :meth:`close`."""
+        pool = self._pool
+        if pool is None:
+            self._raise_not_open()
+            raise StoreError(f"this {type(self).__name__} runs on SQLite: see .database")
+        return pool
+
+    @property
+    def postgres(self) -> PostgresTarget:
+        """Where a store on PostgreSQL connects (for connections of its own, e.g. LISTEN).
+        Raises :class:`StoreError` for a store on SQLite."""
+        target = self._target.postgres
+        if target is None:
+            raise StoreError(f"this {type(self).__name__} runs on SQLite")
+        return target
+
+    def _raise_not_open(self) -> None:
+        if self.is_open:
+            return
+        if self._closed:
+            raise ClosedError(f"this {type(self).__name__} is closed")
+        raise StoreError(
+            f"this {type(self).__name__} is not open: `await store.open()` or "
+            f"`async with store:` first"
+        )
+
+    @property
     def is_open(self) -> bool:
-        return self._db is not None
+        return self._db is not None or self._pool is not None
 
     def __repr__(self) -> str:
-        state = "open" if self._db is not None else ("closed" if self._closed else "not open")
+        state = "open" if self.is_open else ("closed" if self._closed else "not open")
         return f"<{type(self).__name__} on {self._target.describe()}, {state}>"
 
     # -- for subclasses ----------------------------------------------------------------------

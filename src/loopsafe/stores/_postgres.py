@@ -1,0 +1,74 @@
+"""Opening PostgreSQL for a store: an asyncpg pool whose connections see the store's schema.
+
+asyncpg is natively async (no thread hop per call) and an optional dependency
+(``pip install loopsafe[postgres]``): it is imported only when a store opens a
+``postgresql://`` target, so SQLite users never need it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+from loopsafe.errors import CannotOpenError
+from loopsafe.stores._target import PostgresTarget
+
+if TYPE_CHECKING:
+    import asyncpg
+
+__all__ = ["asyncpg_module", "connect", "open_pool"]
+
+CONNECT_TIMEOUT = 10.0  # seconds; asyncpg's default is 60, too long to learn a typo
+
+
+def asyncpg_module() -> ModuleType:
+    """The asyncpg module, or :class:`~loopsafe.CannotOpenError` saying how to install it."""
+    try:
+        return importlib.import_module("asyncpg")
+    except ImportError as e:
+        raise CannotOpenError(
+            "a postgresql:// store needs asyncpg: pip install 'loopsafe[postgres]'"
+        ) from e
+
+
+def _settings(target: PostgresTarget) -> dict[str, Any]:
+    # Unqualified names in the stores' SQL resolve in the store's schema only; pg_catalog
+    # is always searched first, so built-in functions still resolve.
+    return {
+        "server_settings": {"search_path": target.schema, "application_name": "loopsafe"},
+        "timeout": CONNECT_TIMEOUT,
+    }
+
+
+async def open_pool(target: PostgresTarget) -> asyncpg.Pool[asyncpg.Record]:
+    """A pool of ``target.pool_size`` connections to ``target``, all of them connected.
+
+    Raises :class:`~loopsafe.CannotOpenError` when the server can't be reached or refuses
+    the login (the message names the server, never the password). A cancel closes the
+    connections made so far.
+    """
+    apg = asyncpg_module()
+    try:
+        pool: asyncpg.Pool[asyncpg.Record] = await apg.create_pool(
+            target.dsn,
+            min_size=min(2, target.pool_size),
+            max_size=target.pool_size,
+            **_settings(target),
+        )
+    except (OSError, TimeoutError, apg.PostgresError, apg.InterfaceError) as e:
+        raise CannotOpenError(f"can't open {target.describe()}: {e}") from e
+    return pool
+
+
+async def connect(target: PostgresTarget) -> asyncpg.Connection[asyncpg.Record]:
+    """One connection of its own (for LISTEN, which must outlive any pooled checkout).
+    Raises as :func:`open_pool`."""
+    apg = asyncpg_module()
+    try:
+        conn: asyncpg.Connection[asyncpg.Record] = await apg.connect(
+            target.dsn, **_settings(target)
+        )
+    except (OSError, TimeoutError, apg.PostgresError, apg.InterfaceError) as e:
+        raise CannotOpenError(f"can't open {target.describe()}: {e}") from e
+    return conn
