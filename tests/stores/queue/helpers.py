@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from loopsafe import Queue
 from loopsafe.stores.queue import JobState
@@ -37,3 +39,24 @@ async def wait_until(check: Callable[[], Awaitable[bool]], limit: float = 30.0) 
 async def state_of(queue: Queue, job_id: int) -> JobState | None:
     job = await queue.get(job_id)
     return None if job is None else job.state
+
+
+async def fetch(queue: Queue, sql: str, *args: object) -> list[tuple[Any, ...]]:
+    """Rows of ``sql`` on the queue's own storage, SQLite or PostgreSQL; ``?`` placeholders
+    become ``$n`` on PostgreSQL."""
+    if queue.backend == "postgresql":
+        n = 0
+
+        def number(_: object) -> str:
+            nonlocal n
+            n += 1
+            return f"${n}"
+
+        rows = await queue.pool.fetch(re.sub(r"\?", number, sql), *args)
+        return [tuple(r) for r in rows]
+    return [tuple(r) for r in await queue.database.fetchall(sql, args)]
+
+
+async def fetchval(queue: Queue, sql: str, *args: object) -> Any:
+    rows = await fetch(queue, sql, *args)
+    return rows[0][0] if rows else None

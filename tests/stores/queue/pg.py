@@ -1,27 +1,22 @@
-"""A throwaway PostgreSQL schema per test for the queue's PostgreSQL backend.
+"""A throwaway PostgreSQL schema per test for the queue's PostgreSQL backend itself.
 
-The server's address comes from ``LOOPSAFE_TEST_POSTGRES``; without it these tests skip
-and say why.
+The server's address comes from ``LOOPSAFE_TEST_POSTGRES`` (see ``tests/servers.py``: a
+visible skip where it is unset, a failure under ``LOOPSAFE_TEST_REQUIRE_SERVERS=1``).
 """
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import asyncpg
-import pytest
 
-from loopsafe.stores.queue._pg_schema import PG_MIGRATIONS, migrate_postgres
+from loopsafe.stores import _pgschema
+from loopsafe.stores.queue._pg_schema import PG_MIGRATIONS
 from loopsafe.stores.queue._postgres import PostgresBackend
-
-DSN = os.environ.get("LOOPSAFE_TEST_POSTGRES")
-needs_postgres = pytest.mark.skipif(
-    DSN is None, reason="set LOOPSAFE_TEST_POSTGRES to a PostgreSQL URL to run these"
-)
+from tests.servers import POSTGRES, server_url
 
 
 @dataclass
@@ -35,17 +30,19 @@ class Schema:
     def settings(self) -> dict[str, str]:
         return {"search_path": self.name}
 
-    async def connect(self) -> asyncpg.Connection:
-        return await asyncpg.connect(self.dsn, server_settings=self.settings)
+    async def connect(self) -> asyncpg.Connection[asyncpg.Record]:
+        conn: asyncpg.Connection[asyncpg.Record] = await asyncpg.connect(
+            self.dsn, server_settings=self.settings
+        )
+        return conn
 
     @asynccontextmanager
     async def backend(self, listen: bool = True) -> AsyncIterator[PostgresBackend]:
-        pool = await asyncpg.create_pool(
+        pool: asyncpg.Pool[asyncpg.Record] = await asyncpg.create_pool(
             self.dsn, min_size=1, max_size=4, server_settings=self.settings
         )
         try:
-            async with pool.acquire() as conn:
-                await migrate_postgres(conn, "queue", PG_MIGRATIONS)
+            await _pgschema.migrate(pool, self.name, "queue", PG_MIGRATIONS)
             backend = PostgresBackend(pool, self.connect if listen else None, self.name)
             await backend.start()
             try:
@@ -58,13 +55,13 @@ class Schema:
 
 @asynccontextmanager
 async def fresh_schema() -> AsyncIterator[Schema]:
-    assert DSN is not None
+    dsn = server_url(POSTGRES)
     name = f"loopsafe_test_{secrets.token_hex(6)}"
-    admin = await asyncpg.connect(DSN)
+    admin = await asyncpg.connect(dsn)
     try:
         await admin.execute(f'CREATE SCHEMA "{name}"')
         try:
-            yield Schema(DSN, name)
+            yield Schema(dsn, name)
         finally:
             await admin.execute(f'DROP SCHEMA "{name}" CASCADE')
     finally:

@@ -13,7 +13,8 @@ from loopsafe.stores.queue import NewJob
 from loopsafe.stores.queue._cron import Cron
 from loopsafe.stores.queue._sqlite import SQLiteBackend
 
-from .helpers import Clock, wait_until
+from ..conftest import Backend
+from .helpers import Clock, fetch, fetchval, wait_until
 
 
 def ts(text: str) -> float:
@@ -52,9 +53,9 @@ def test_bad_expressions_are_refused(expression: str) -> None:
         Cron.parse(expression)
 
 
-async def test_a_tick_runs_once_however_many_workers_see_it(tmp_path: Path) -> None:
+async def test_a_tick_runs_once_however_many_workers_see_it(backend: Backend) -> None:
     clock = Clock(ts("2026-03-04 10:15:01"))
-    queues = [Queue(tmp_path / "jobs.db", clock=clock, poll_interval=0.02) for _ in range(3)]
+    queues = [Queue(backend.target("jobs"), clock=clock, poll_interval=0.02) for _ in range(3)]
     for q in queues:
 
         @q.task(name="report", cron="*/15 * * * *")
@@ -62,14 +63,15 @@ async def test_a_tick_runs_once_however_many_workers_see_it(tmp_path: Path) -> N
             return "sent"
 
     async def succeeded(n: int) -> bool:
-        count = await queues[0].database.fetchval(
-            "SELECT count(*) FROM loopsafe_jobs WHERE task = 'report' AND state = 'succeeded'"
+        count = await fetchval(
+            queues[0],
+            "SELECT count(*) FROM loopsafe_jobs WHERE task = 'report' AND state = 'succeeded'",
         )
         return int(count) >= n
 
     async def ticks() -> list[float]:
-        rows = await queues[0].database.fetchall(
-            "SELECT run_at FROM loopsafe_jobs WHERE task = 'report' ORDER BY run_at"
+        rows = await fetch(
+            queues[0], "SELECT run_at FROM loopsafe_jobs WHERE task = 'report' ORDER BY run_at"
         )
         return [r[0] for r in rows]
 

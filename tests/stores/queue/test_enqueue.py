@@ -20,10 +20,11 @@ from loopsafe.errors import (
 )
 from loopsafe.stores.queue import JobState
 
+from ..conftest import Backend
 from .helpers import Clock
 
 
-def make(path: Path | loopsafe.Database, **kw: object) -> Queue:
+def make(path: str | Path | loopsafe.Database, **kw: object) -> Queue:
     q = Queue(path, **kw)  # type: ignore[arg-type]
 
     @q.task
@@ -43,8 +44,8 @@ async def clock() -> Clock:
 
 
 @pytest.fixture
-async def queue(tmp_path: Path, clock: Clock) -> AsyncIterator[Queue]:
-    async with make(tmp_path / "jobs.db", clock=clock, max_payload=1000) as q:
+async def queue(backend: Backend, clock: Clock) -> AsyncIterator[Queue]:
+    async with make(backend.target("jobs"), clock=clock, max_payload=1000) as q:
         yield q
 
 
@@ -171,9 +172,9 @@ async def test_enqueue_in_the_callers_transaction_exists_iff_it_commits(tmp_path
 
 
 async def test_a_queue_is_built_at_import_time_and_refuses_calls_until_open(
-    tmp_path: Path,
+    backend: Backend,
 ) -> None:
-    queue = make(tmp_path / "jobs.db")
+    queue = make(backend.target("jobs"))
     with pytest.raises(StoreError, match="not open"):
         await queue.enqueue("send", {"to": "x"})
     async with queue:

@@ -3,29 +3,27 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 from loopsafe import Queue
 from loopsafe.stores.queue import JobState, current_job
 
-from .helpers import Clock, state_of, wait_until
+from ..conftest import Backend
+from .helpers import Clock, fetch, fetchval, state_of, wait_until
 
 HOUR = 3600.0
 
 
 async def lease_until(queue: Queue, job_id: int) -> float:
     return float(
-        await queue.database.fetchval(
-            "SELECT lease_until FROM loopsafe_jobs WHERE id = ?", (job_id,)
-        )
+        await fetchval(queue, "SELECT lease_until FROM loopsafe_jobs WHERE id = ?", job_id)
     )
 
 
 async def test_a_lease_that_expires_under_a_live_worker_ignores_its_late_outcome(
-    tmp_path: Path,
+    backend: Backend,
 ) -> None:
     clock = Clock()
-    async with Queue(tmp_path / "jobs.db", clock=clock, lease=30, poll_interval=0.02) as queue:
+    async with Queue(backend.target("jobs"), clock=clock, lease=30, poll_interval=0.02) as queue:
         started = [asyncio.Event(), asyncio.Event()]
         release = [asyncio.Event(), asyncio.Event()]
 
@@ -61,9 +59,9 @@ async def test_a_lease_that_expires_under_a_live_worker_ignores_its_late_outcome
         assert (job.state, job.attempts, job.result) == (JobState.SUCCEEDED, 2, "from attempt 2")
 
 
-async def test_heartbeats_keep_a_long_job_leased(tmp_path: Path) -> None:
+async def test_heartbeats_keep_a_long_job_leased(backend: Backend) -> None:
     clock = Clock()
-    async with Queue(tmp_path / "jobs.db", clock=clock, lease=30) as queue:
+    async with Queue(backend.target("jobs"), clock=clock, lease=30) as queue:
         started = asyncio.Event()
         release = asyncio.Event()
 
@@ -85,9 +83,9 @@ async def test_heartbeats_keep_a_long_job_leased(tmp_path: Path) -> None:
             assert await queue.result(job_id, timeout=30) == "kept"
 
 
-async def test_a_worker_learns_its_lease_was_lost_and_is_asked_to_stop(tmp_path: Path) -> None:
+async def test_a_worker_learns_its_lease_was_lost_and_is_asked_to_stop(backend: Backend) -> None:
     clock = Clock()
-    async with Queue(tmp_path / "jobs.db", clock=clock, lease=30) as queue:
+    async with Queue(backend.target("jobs"), clock=clock, lease=30) as queue:
         started = asyncio.Event()
         lost: list[bool] = []
 
@@ -111,9 +109,9 @@ async def test_a_worker_learns_its_lease_was_lost_and_is_asked_to_stop(tmp_path:
         assert "lease expired" in (job.error or "")
 
 
-async def test_expired_leases_are_recovered_without_a_user_task(tmp_path: Path) -> None:
+async def test_expired_leases_are_recovered_without_a_user_task(backend: Backend) -> None:
     clock = Clock()
-    async with Queue(tmp_path / "jobs.db", clock=clock, lease=30, poll_interval=0.02) as queue:
+    async with Queue(backend.target("jobs"), clock=clock, lease=30, poll_interval=0.02) as queue:
 
         @queue.task
         async def job() -> str:
@@ -121,10 +119,12 @@ async def test_expired_leases_are_recovered_without_a_user_task(tmp_path: Path) 
 
         job_id = await job.enqueue()
         # A worker claimed the job and died: simulate its claim with the backend directly.
-        await queue.database.execute(
+        await fetch(
+            queue,
             "UPDATE loopsafe_jobs SET state = 'running', attempts = 1, token = 1,"
             " lease_until = ? WHERE id = ?",
-            (clock.now + 30, job_id),
+            clock.now + 30,
+            job_id,
         )
         async with queue.worker(heartbeat=0.01):
             clock.advance(31)

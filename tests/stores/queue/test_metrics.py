@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 from prometheus_client import CollectorRegistry, generate_latest
 
 from loopsafe import Queue
 from loopsafe.stores import metrics
 
+from ..conftest import Backend
 from .helpers import wait_until
 
 
-async def test_queue_depth_and_throughput_are_scraped(tmp_path: Path) -> None:
+async def test_queue_depth_and_throughput_are_scraped(backend: Backend) -> None:
     registry = CollectorRegistry()
-    async with Queue(tmp_path / "jobs.db") as queue:
+    async with Queue(backend.target("jobs")) as queue:
 
         @queue.task
         async def job() -> None:

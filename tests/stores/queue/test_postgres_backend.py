@@ -7,15 +7,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from loopsafe.errors import SchemaVersionError
 from loopsafe.stores.queue._job import JobState, NewJob, Outcome
-from loopsafe.stores.queue._pg_schema import PG_MIGRATIONS, migrate_postgres
 from loopsafe.stores.queue._postgres import PostgresBackend
 
 from .helpers import wait_until
-from .pg import Schema, fresh_schema, needs_postgres
-
-pytestmark = needs_postgres
+from .pg import Schema, fresh_schema
 
 NOW = 1_800_000_000.0
 
@@ -42,17 +38,6 @@ async def schema() -> AsyncIterator[Schema]:
 async def backend(schema: Schema) -> AsyncIterator[PostgresBackend]:
     async with schema.backend() as b:
         yield b
-
-
-async def test_migrations_apply_once_and_refuse_a_newer_schema(schema: Schema) -> None:
-    conn = await schema.connect()
-    try:
-        assert await migrate_postgres(conn, "queue", PG_MIGRATIONS) == 1
-        assert await migrate_postgres(conn, "queue", PG_MIGRATIONS) == 1
-        with pytest.raises(SchemaVersionError, match="version 1"):
-            await migrate_postgres(conn, "queue", ())
-    finally:
-        await conn.close()
 
 
 async def test_a_batch_gets_ids_in_order_and_reads_back(backend: PostgresBackend) -> None:

@@ -21,14 +21,15 @@ from loopsafe.errors import (
 )
 from loopsafe.stores.queue import JobState, Retry, current_job
 
+from ..conftest import Backend
 from .helpers import Clock, state_of, wait_until
 
 NEVER = 3600.0  # a poll interval no test may depend on
 
 
 @pytest.fixture
-async def queue(tmp_path: Path) -> AsyncIterator[Queue]:
-    async with Queue(tmp_path / "jobs.db", poll_interval=NEVER) as q:
+async def queue(backend: Backend) -> AsyncIterator[Queue]:
+    async with Queue(backend.target("jobs"), poll_interval=NEVER) as q:
         yield q
 
 
@@ -95,9 +96,9 @@ async def test_a_job_past_max_attempts_is_dead_and_can_be_retried_by_hand(queue:
     assert not await queue.retry(job_id)  # succeeded jobs stay succeeded
 
 
-async def test_backoff_holds_a_failed_job_until_its_retry_time(tmp_path: Path) -> None:
+async def test_backoff_holds_a_failed_job_until_its_retry_time(backend: Backend) -> None:
     clock = Clock()
-    async with Queue(tmp_path / "jobs.db", clock=clock, poll_interval=0.02) as queue:
+    async with Queue(backend.target("jobs"), clock=clock, poll_interval=0.02) as queue:
 
         @queue.task(retry=Retry(base=10, jitter=0))
         async def once_failing() -> str:
@@ -288,24 +289,24 @@ async def test_a_result_that_is_not_json_fails_the_job(queue: Queue) -> None:
             await queue.result(await returns_a_set.enqueue(), timeout=30)
 
 
-async def test_a_task_unknown_to_the_worker_fails_its_job(tmp_path: Path) -> None:
-    async with Queue(tmp_path / "jobs.db", poll_interval=0.02) as producer:
+async def test_a_task_unknown_to_the_worker_fails_its_job(backend: Backend) -> None:
+    async with Queue(backend.target("jobs"), poll_interval=0.02) as producer:
 
         @producer.task(max_attempts=1)
         async def only_here() -> None:
             return None
 
         job_id = await only_here.enqueue()
-        async with Queue(tmp_path / "jobs.db", poll_interval=0.02) as other, other.worker():
+        async with Queue(backend.target("jobs"), poll_interval=0.02) as other, other.worker():
             await wait_until(lambda: _is(producer, job_id, JobState.DEAD))
         job = await producer.get(job_id)
         assert job is not None
         assert "no task named 'only_here'" in (job.error or "")
 
 
-async def test_finished_jobs_are_pruned_after_their_retention(tmp_path: Path) -> None:
+async def test_finished_jobs_are_pruned_after_their_retention(backend: Backend) -> None:
     clock = Clock()
-    async with Queue(tmp_path / "jobs.db", clock=clock, retention=60) as queue:
+    async with Queue(backend.target("jobs"), clock=clock, retention=60) as queue:
 
         @queue.task
         async def job() -> int:
@@ -323,10 +324,10 @@ async def test_finished_jobs_are_pruned_after_their_retention(tmp_path: Path) ->
 
 
 async def test_stats_count_depth_per_queue_and_state_and_the_oldest_ready_age(
-    tmp_path: Path,
+    backend: Backend,
 ) -> None:
     clock = Clock()
-    async with Queue(tmp_path / "jobs.db", clock=clock) as queue:
+    async with Queue(backend.target("jobs"), clock=clock) as queue:
 
         @queue.task
         async def job() -> None:
@@ -345,8 +346,8 @@ async def test_stats_count_depth_per_queue_and_state_and_the_oldest_ready_age(
         assert stats.depth_age is not None
 
 
-async def test_stats_from_another_thread_refresh_on_the_queues_loop(tmp_path: Path) -> None:
-    async with Queue(tmp_path / "jobs.db") as queue:
+async def test_stats_from_another_thread_refresh_on_the_queues_loop(backend: Backend) -> None:
+    async with Queue(backend.target("jobs")) as queue:
 
         @queue.task
         async def job() -> None:
@@ -429,8 +430,8 @@ async def test_a_worker_run_as_a_task_stops_gracefully_when_cancelled(queue: Que
     assert (job.state, job.attempts) == (JobState.QUEUED, 0)
 
 
-async def test_closing_the_queue_stops_its_workers(tmp_path: Path) -> None:
-    queue = Queue(tmp_path / "jobs.db", poll_interval=NEVER)
+async def test_closing_the_queue_stops_its_workers(backend: Backend) -> None:
+    queue = Queue(backend.target("jobs"), poll_interval=NEVER)
     await queue.open()
     worker = queue.worker()
     runner = asyncio.create_task(worker.run())

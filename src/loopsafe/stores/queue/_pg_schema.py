@@ -1,4 +1,5 @@
-"""The queue's tables on PostgreSQL, as versioned migrations (applied on open).
+"""The queue's tables on PostgreSQL, as versioned migrations (applied on open by
+:mod:`loopsafe.stores._pgschema`).
 
 The same columns and states as on SQLite (``_schema.py``); times stay seconds since the
 epoch (``double precision``) because the queue's one clock is injectable. Triggers send a
@@ -9,13 +10,7 @@ workers only if it commits).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-import asyncpg
-
-from loopsafe.errors import SchemaVersionError
-
-__all__ = ["CHANNEL", "PG_MIGRATIONS", "migrate_postgres"]
+__all__ = ["CHANNEL", "PG_MIGRATIONS"]
 
 # One channel for every schema; the payload names the schema, so a listener can ignore
 # wake-ups meant for another queue in the same database.
@@ -95,42 +90,3 @@ CREATE TRIGGER loopsafe_queues_changed AFTER INSERT OR UPDATE ON loopsafe_queues
 """
 
 PG_MIGRATIONS = (_V1,)
-
-
-_VERSIONS = """
-CREATE TABLE IF NOT EXISTS loopsafe_schema (
-    store   text PRIMARY KEY,
-    version integer NOT NULL
-)
-"""
-
-
-async def migrate_postgres(conn: asyncpg.Connection, store: str, migrations: Sequence[str]) -> int:
-    """Bring ``store``'s tables in the connection's schema to ``len(migrations)``; return
-    the version in place. One transaction under an advisory lock, so several hosts opening
-    at once take turns and a crash leaves a whole version. Raises
-    :class:`~loopsafe.SchemaVersionError` if the tables are newer than ``migrations``."""
-    target = len(migrations)
-    async with conn.transaction():
-        await conn.execute(
-            "SELECT pg_advisory_xact_lock("
-            "hashtextextended('loopsafe_schema:' || current_schema(), 0))"
-        )
-        await conn.execute(_VERSIONS)
-        found = await conn.fetchval("SELECT version FROM loopsafe_schema WHERE store = $1", store)
-        version = int(found or 0)
-        if version > target:
-            raise SchemaVersionError(
-                f"the {store} tables are at schema version {version}, but this loopsafe knows "
-                f"only up to {target}: upgrade loopsafe (or use another schema)"
-            )
-        for script in migrations[version:]:
-            await conn.execute(script)
-        if version != target:
-            await conn.execute(
-                "INSERT INTO loopsafe_schema (store, version) VALUES ($1, $2)"
-                " ON CONFLICT (store) DO UPDATE SET version = excluded.version",
-                store,
-                target,
-            )
-    return target

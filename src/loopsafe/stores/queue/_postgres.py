@@ -20,17 +20,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
+from loopsafe.errors import CannotOpenError
 from loopsafe.stores.queue._backend import Heartbeat, Recovered, StateCounts
 from loopsafe.stores.queue._job import Claimed, JobState, NewJob, Outcome
 from loopsafe.stores.queue._pg_schema import CHANNEL
 
 __all__ = ["PostgresBackend"]
 
-Connector = Callable[[], Awaitable[asyncpg.Connection]]
+if TYPE_CHECKING:
+    from asyncpg.pool import PoolConnectionProxy
+
+    Connector = Callable[[], Awaitable[asyncpg.Connection[asyncpg.Record]]]
+    Connection = asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]
 
 _COLUMNS = (
     "id, queue, task, payload, state, priority, run_at, attempts, max_attempts, unique_key,"
@@ -209,14 +214,17 @@ class PostgresBackend:
     """
 
     def __init__(
-        self, pool: asyncpg.Pool, connect: Connector | None = None, schema: str | None = None
+        self,
+        pool: asyncpg.Pool[asyncpg.Record],
+        connect: Connector | None = None,
+        schema: str | None = None,
     ) -> None:
         self._pool = pool
         self._connect = connect
         self._schema = schema
         self._generation = 0
         self._changed: asyncio.Event | None = None
-        self._listener: asyncpg.Connection | None = None
+        self._listener: asyncpg.Connection[asyncpg.Record] | None = None
         self._supervisor: asyncio.Task[None] | None = None
         self._dropped: asyncio.Event | None = None
         self._closing = False
@@ -256,7 +264,13 @@ class PostgresBackend:
                 conn = await self._connect()
                 conn.add_termination_listener(lambda _c: self._on_drop())
                 await conn.add_listener(CHANNEL, self._on_notify)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+            except (
+                OSError,
+                asyncpg.PostgresError,
+                asyncpg.InterfaceError,
+                TimeoutError,
+                CannotOpenError,
+            ):
                 # The server is away: poll meanwhile, try again later.
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, _RECONNECT_MAX)
@@ -292,7 +306,7 @@ class PostgresBackend:
     # -- operations ------------------------------------------------------------------------
 
     async def enqueue(
-        self, jobs: Sequence[NewJob], now: float, connection: asyncpg.Connection | None = None
+        self, jobs: Sequence[NewJob], now: float, connection: Connection | None = None
     ) -> list[int]:
         if connection is not None:
             # The caller's connection: its transaction (if any) decides whether the jobs
@@ -302,9 +316,7 @@ class PostgresBackend:
         async with self._pool.acquire() as conn, conn.transaction():
             return await self._insert(conn, jobs, now)
 
-    async def _insert(
-        self, conn: asyncpg.Connection, jobs: Sequence[NewJob], now: float
-    ) -> list[int]:
+    async def _insert(self, conn: Connection, jobs: Sequence[NewJob], now: float) -> list[int]:
         if all(j.unique_key is None and j.cron_tick is None for j in jobs):
             rows = await conn.fetch(
                 _INSERT_MANY,
@@ -469,7 +481,7 @@ class PostgresBackend:
             pass
 
 
-async def _record(conn: asyncpg.Connection, outcomes: Sequence[Outcome], now: float) -> list[int]:
+async def _record(conn: Connection, outcomes: Sequence[Outcome], now: float) -> list[int]:
     if not outcomes:
         return []
     rows = await conn.fetch(

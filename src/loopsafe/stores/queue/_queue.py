@@ -8,7 +8,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast, overload
 
 from loopsafe.errors import (
     DeadlineError,
@@ -18,12 +18,14 @@ from loopsafe.errors import (
     StoreError,
     UnknownTaskError,
 )
+from loopsafe.stores._postgres import connect
 from loopsafe.stores._store import Store, StoreTarget
 from loopsafe.stores.queue._backend import QueueBackend, Recovered, StateCounts
 from loopsafe.stores.queue._cron import Cron
 from loopsafe.stores.queue._job import Job, JobPage, JobState, NewJob, timestamp
 from loopsafe.stores.queue._options import check_job_options, resolve_run_at
 from loopsafe.stores.queue._payload import decode, encode
+from loopsafe.stores.queue._pg_schema import PG_MIGRATIONS
 from loopsafe.stores.queue._retry import Retry
 from loopsafe.stores.queue._schema import MIGRATIONS
 from loopsafe.stores.queue._sqlite import SQLiteBackend
@@ -32,6 +34,9 @@ from loopsafe.stores.queue._task import Task, TaskOptions
 from loopsafe.stores.queue._waiters import Waiters
 from loopsafe.stores.queue._worker import Runtime, Worker
 
+if TYPE_CHECKING:
+    from loopsafe.stores.queue._postgres import PostgresBackend
+
 __all__ = ["Queue"]
 
 P = ParamSpec("P")
@@ -39,7 +44,8 @@ R = TypeVar("R")
 
 
 class Queue(Store):
-    """A durable job queue on one SQLite file (its own by default).
+    """A durable job queue on one SQLite file (its own by default), or on PostgreSQL
+    (``Queue("postgresql://host/db?schema=jobs")``: the same semantics across hosts).
 
     ``queue = Queue("var/jobs.db")`` at module level; ``@queue.task`` registers async
     functions; ``async with queue:`` opens it; ``async with queue.worker(concurrency=8):``
@@ -52,7 +58,8 @@ class Queue(Store):
     - ``retention``: seconds a finished job (and its result) is kept before it is pruned.
     - ``max_payload``: bytes of JSON a job's arguments, or its result, may take.
     - ``poll_interval``: the longest a worker waits before looking for jobs that another
-      process enqueued (an enqueue in this process wakes workers at once).
+      process enqueued (an enqueue in this process wakes workers at once; on PostgreSQL a
+      ``NOTIFY`` wakes them at once from any host, and polling is only the fallback).
     - ``max_delay``: the furthest ahead a job may be scheduled (farther raises
       :class:`~loopsafe.ScheduleError`).
     - ``clock``: seconds since the epoch (injectable for tests).
@@ -60,6 +67,7 @@ class Queue(Store):
 
     schema = "queue"
     migrations = MIGRATIONS
+    postgres_migrations = PG_MIGRATIONS
 
     def __init__(
         self,
@@ -223,6 +231,7 @@ class Queue(Store):
         unique_key: str | None = None,
         concurrency_key: str | None = None,
         concurrency_limit: int | None = None,
+        connection: Any = None,
     ) -> int:
         """Store a job for ``task`` with ``args`` (a JSON-able dict of its arguments by name);
         return its id.
@@ -239,7 +248,12 @@ class Queue(Store):
           run at once, across every process on the file.
 
         Inside ``async with db.transaction():`` on the Database the queue was given, the job
-        is part of that transaction: it exists if and only if the transaction commits.
+        is part of that transaction: it exists if and only if the transaction commits. On
+        PostgreSQL pass ``connection=`` (an asyncpg connection, or one from a pool, on the
+        same database and with the queue's schema on its ``search_path``): the job is
+        written on it, so inside the caller's ``conn.transaction()`` it exists if and only
+        if that commits, and workers are woken by the commit's ``NOTIFY``. ``connection=``
+        on a queue on SQLite raises :class:`TypeError`.
 
         Raises :class:`~loopsafe.UnknownTaskError`, :class:`~loopsafe.PayloadError` (not
         JSON, or over ``max_payload``), :class:`~loopsafe.ScheduleError`, :class:`ValueError`
@@ -259,19 +273,30 @@ class Queue(Store):
             concurrency_key=concurrency_key,
             concurrency_limit=concurrency_limit,
         )
-        return (await self.enqueue_many([new]))[0]
+        return (await self.enqueue_many([new], connection=connection))[0]
 
-    async def enqueue_many(self, jobs: Iterable[NewJob]) -> list[int]:
+    async def enqueue_many(self, jobs: Iterable[NewJob], *, connection: Any = None) -> list[int]:
         """Store several jobs (from :meth:`job` or ``task.job(...)``) in one transaction —
-        all or none — and return their ids in order. As :meth:`enqueue` otherwise."""
+        all or none — and return their ids in order. As :meth:`enqueue` otherwise
+        (``connection=`` included)."""
         batch = list(jobs)
         for new in batch:
             if not isinstance(new, NewJob):
                 raise TypeError(f"enqueue_many takes jobs from queue.job(...), not {new!r}")
+        backend = self._storage()
+        if connection is not None and not isinstance(backend, _postgres_backend()):
+            raise TypeError(
+                "connection= is for a queue on PostgreSQL; on SQLite enqueue inside "
+                "`async with db.transaction():` on the Database the queue was given"
+            )
         if not batch:
             return []
-        ids = await self._storage().enqueue(batch, self.clock())
-        self._storage().notify()
+        if connection is None:
+            ids = await backend.enqueue(batch, self.clock())
+        else:
+            pg = cast("PostgresBackend", backend)
+            ids = await pg.enqueue(batch, self.clock(), connection=connection)
+        backend.notify()
         return ids
 
     # -- reading and controlling jobs --------------------------------------------------------
@@ -494,7 +519,13 @@ class Queue(Store):
     # -- internals ---------------------------------------------------------------------------
 
     async def _opened(self) -> None:
-        self._backend = SQLiteBackend(self.database)
+        if self.backend == "postgresql":
+            target = self.postgres
+            pg = _postgres_backend()(self.pool, lambda: connect(target), target.schema)
+            await pg.start()
+            self._backend = pg
+        else:
+            self._backend = SQLiteBackend(self.database)
         self._loop = asyncio.get_running_loop()
 
     async def _closing(self) -> None:
@@ -504,7 +535,9 @@ class Queue(Store):
             await worker.wait_stopped()
         if self._refreshing is not None and not self._refreshing.done():
             self._refreshing.cancel()
-        self._backend = None
+        backend, self._backend = self._backend, None
+        if backend is not None and not isinstance(backend, SQLiteBackend):
+            await cast("PostgresBackend", backend).close()
 
     def _refresh_soon(self) -> None:
         loop = self._loop
@@ -550,6 +583,13 @@ class Queue(Store):
             finished=self._waiters.finished,
             workers=self._workers(),
         )
+
+
+def _postgres_backend() -> type[PostgresBackend]:
+    # Imported on first use: asyncpg is an optional dependency SQLite users never need.
+    from loopsafe.stores.queue._postgres import PostgresBackend
+
+    return PostgresBackend
 
 
 def inspect_coroutine(fn: Any) -> bool:
