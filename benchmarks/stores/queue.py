@@ -1,12 +1,12 @@
 """Queue benchmark: no-op jobs end to end (enqueue -> run -> succeeded), one worker process.
 
-loopsafe's Queue at ``durability="normal"`` and ``"full"`` (its defaults otherwise) beside
-procrastinate on the local PostgreSQL and saq on the local Redis — what a user would
-otherwise pick. Each system gets the same protocol: enqueue ``jobs`` no-op jobs in batches
-of 500 (each system's bulk call, or 500 concurrent enqueues where it has none), then run
-one worker with ``concurrency`` until every job has succeeded. The end-to-end rate is
-``jobs / (enqueue time + run time)``. PostgreSQL and Redis run with their own defaults
-(PostgreSQL commits durably, Redis keeps jobs in memory).
+loopsafe's Queue on SQLite at ``durability="normal"`` and ``"full"``, and on the local
+PostgreSQL (its defaults otherwise), beside procrastinate on the same PostgreSQL and saq
+on the local Redis — what a user would otherwise pick. Each system gets the same protocol:
+enqueue ``jobs`` no-op jobs in batches of 500 (each system's bulk call, or 500 concurrent
+enqueues where it has none), then run one worker with ``concurrency`` until every job has
+succeeded. The end-to-end rate is ``jobs / (enqueue time + run time)``. PostgreSQL and
+Redis run with their own defaults (PostgreSQL commits durably, Redis keeps jobs in memory).
 
 Run alone with ``python -m benchmarks.stores.queue``; ``benchmarks.stores`` calls :func:`run`.
 Writes ``queue.md`` and ``queue.json`` into ``results/stores/``.
@@ -78,6 +78,48 @@ async def bench_loopsafe(jobs: int, concurrency: int, durability: str) -> Row:
             succeeded = (await queue.refresh_stats()).count("succeeded")
         note = "" if succeeded == jobs else f"only {succeeded} succeeded"
         return _row("loopsafe", durability, concurrency, jobs, started, enqueued, done, note)
+
+
+async def bench_loopsafe_postgres(jobs: int, concurrency: int) -> Row:
+    """The same protocol as :func:`bench_loopsafe`, on PostgreSQL (a schema of its own)."""
+    try:
+        import asyncpg
+    except ImportError:
+        return _unavailable("loopsafe-pg", "postgres default", concurrency, jobs, "no asyncpg")
+    schema = f"loopsafe_bench_{uuid.uuid4().hex[:8]}"
+    try:
+        admin = await asyncpg.connect(POSTGRES, timeout=3)
+    except Exception as e:
+        note = f"not reachable ({type(e).__name__})"
+        return _unavailable("loopsafe-pg", "postgres default", concurrency, jobs, note)
+    try:
+        queue = loopsafe.Queue(f"{POSTGRES}?schema={schema}")
+        ran = 0
+        all_ran = asyncio.Event()
+
+        @queue.task
+        async def noop() -> None:
+            nonlocal ran
+            ran += 1
+            if ran == jobs:
+                all_ran.set()
+
+        async with queue:
+            started = time.perf_counter()
+            for start in range(0, jobs, BATCH):
+                await queue.enqueue_many([noop.job() for _ in range(min(BATCH, jobs - start))])
+            enqueued = time.perf_counter()
+            async with queue.worker(concurrency=concurrency):
+                await all_ran.wait()
+            done = time.perf_counter()
+            succeeded = (await queue.refresh_stats()).count("succeeded")
+        note = "" if succeeded == jobs else f"only {succeeded} succeeded"
+        return _row(
+            "loopsafe-pg", "postgres default", concurrency, jobs, started, enqueued, done, note
+        )
+    finally:
+        await admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        await admin.close()
 
 
 async def bench_procrastinate(jobs: int, concurrency: int) -> Row:
@@ -201,6 +243,8 @@ async def run(out: Path = RESULTS, *, jobs: int = 10_000, concurrency: int = 100
         lambda: bench_loopsafe(jobs, 10, "normal"),
         lambda: bench_loopsafe(jobs, concurrency, "normal"),
         lambda: bench_loopsafe(jobs, concurrency, "full"),
+        lambda: bench_loopsafe_postgres(jobs, 10),
+        lambda: bench_loopsafe_postgres(jobs, concurrency),
     ]
     for c in sorted({10, concurrency}):
         steps.append(lambda c=c: bench_procrastinate(few, c))  # type: ignore[misc]
@@ -210,8 +254,13 @@ async def run(out: Path = RESULTS, *, jobs: int = 10_000, concurrency: int = 100
         row = await step()
         print(_line(row), flush=True)
         rows.append(row)
-    others = [r.end_to_end_per_s for r in rows if r.system != "loopsafe" and r.end_to_end_per_s]
+    ours = ("loopsafe", "loopsafe-pg")
+    others = [r.end_to_end_per_s for r in rows if r.system not in ours and r.end_to_end_per_s]
     fastest = max(others) if others else None
+    procrastinate = [
+        r.end_to_end_per_s for r in rows if r.system == "procrastinate" and r.end_to_end_per_s
+    ]
+    best_procrastinate = max(procrastinate) if procrastinate else None
     report = {
         "benchmark": "queue: no-op jobs end to end, one worker process",
         "jobs": jobs,
@@ -220,8 +269,14 @@ async def run(out: Path = RESULTS, *, jobs: int = 10_000, concurrency: int = 100
         "python": platform.python_version(),
         "machine": platform.machine(),
         "fastest_other_per_s": fastest,
+        "procrastinate_per_s": best_procrastinate,
         "rows": [
-            {**asdict(r), "vs_fastest_other": _ratio(r.end_to_end_per_s, fastest)} for r in rows
+            {
+                **asdict(r),
+                "vs_fastest_other": _ratio(r.end_to_end_per_s, fastest),
+                "vs_procrastinate": _ratio(r.end_to_end_per_s, best_procrastinate),
+            }
+            for r in rows
         ],
     }
     await asyncio.to_thread(_write, out, report)
@@ -254,14 +309,18 @@ def _markdown(report: dict[str, Any]) -> str:
         "",
         f"Jobs enqueued in batches of {report['batch']}, then run by one worker until all "
         f"succeeded; end to end = jobs / (enqueue + run time). Python {report['python']}. "
-        f"loopsafe at its defaults; PostgreSQL commits durably, Redis keeps jobs in memory.",
+        f"loopsafe at its defaults (loopsafe-pg: the same Queue on PostgreSQL); PostgreSQL "
+        f"commits durably, Redis keeps jobs in memory. vs procrastinate: against its "
+        f"faster row.",
         "",
         "| system | durability | concurrency | jobs | enqueue jobs/s | run jobs/s "
-        "| end to end jobs/s | vs fastest other | note |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| end to end jobs/s | vs fastest other | vs procrastinate | note |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for r in report["rows"]:
         ratio = "—" if r["vs_fastest_other"] is None else f"{r['vs_fastest_other']:.1f}x"
+        vs_pg = r.get("vs_procrastinate")
+        ratio += " | " + ("—" if vs_pg is None else f"{vs_pg:.1f}x")
         lines.append(
             f"| {r['system']} | {r['durability']} | {r['concurrency']} | {r['jobs']:,} "
             f"| {f(r['enqueue_per_s'])} | {f(r['run_per_s'])} "
