@@ -227,9 +227,12 @@ def _row(
     )
 
 
-async def run(out: Path = RESULTS, *, jobs: int = 10_000, concurrency: int = 100) -> dict[str, Any]:
+async def run(
+    out: Path = RESULTS, *, jobs: int = 10_000, concurrency: int = 100, label: str = ""
+) -> dict[str, Any]:
     """Run every system once, side by side; write ``queue.md`` and ``queue.json`` into
-    ``out``; return what was written to the JSON."""
+    ``out`` (``label``: when and where, printed under the title); return what was written
+    to the JSON."""
     logging.getLogger("procrastinate").setLevel(logging.WARNING)
     # saq logs its pool running dry at concurrency 100 (and retries); failures still show
     # in the note column.
@@ -263,6 +266,7 @@ async def run(out: Path = RESULTS, *, jobs: int = 10_000, concurrency: int = 100
     best_procrastinate = max(procrastinate) if procrastinate else None
     report = {
         "benchmark": "queue: no-op jobs end to end, one worker process",
+        "label": label,
         "jobs": jobs,
         "concurrency": concurrency,
         "batch": BATCH,
@@ -307,6 +311,7 @@ def _markdown(report: dict[str, Any]) -> str:
     lines = [
         "# Queue: no-op jobs end to end, one worker process",
         "",
+        *([f"Measured {report['label']}.", ""] if report.get("label") else []),
         f"Jobs enqueued in batches of {report['batch']}, then run by one worker until all "
         f"succeeded; end to end = jobs / (enqueue + run time). Python {report['python']}. "
         f"loopsafe at its defaults (loopsafe-pg: the same Queue on PostgreSQL); PostgreSQL "
@@ -334,8 +339,9 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=100)
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--label", default="", help="when and where, for the report")
     args = parser.parse_args()
-    asyncio.run(run(args.out, jobs=args.jobs, concurrency=args.concurrency))
+    asyncio.run(run(args.out, jobs=args.jobs, concurrency=args.concurrency, label=args.label))
 
 
 if __name__ == "__main__":
