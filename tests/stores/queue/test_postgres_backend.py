@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from loopsafe.stores.queue import _postgres
 from loopsafe.stores.queue._job import JobState, NewJob, Outcome
 from loopsafe.stores.queue._postgres import PostgresBackend
 
@@ -130,6 +131,35 @@ async def test_a_concurrency_key_holds_across_concurrent_claimers(schema: Schema
         more, recorded = await two.claim(None, 5, NOW, NOW + 30, "w", [done])
         assert recorded == [claimed.id]
         assert len(more) == 1
+
+
+async def test_a_claim_in_flight_on_another_host_holds_its_keys_slots(
+    schema: Schema, backend: PostgresBackend
+) -> None:
+    # Claimers serving different queues pick different jobs of one key, so only the key's
+    # lock (not a row lock) can stop both from taking its one slot. The first claim is
+    # the backend's own statements on a connection whose transaction is still open.
+    await backend.enqueue(
+        [
+            job("a", queue="a", concurrency_key="k", concurrency_limit=1),
+            job("b", queue="b", concurrency_key="k", concurrency_limit=1),
+        ],
+        NOW,
+    )
+    other = await schema.connect()
+    try:
+        async with other.transaction():
+            keys = [r[0] for r in await other.fetch(_postgres._READY_KEYS, NOW, ["a"])]
+            first = await other.fetch(_postgres._CLAIM, NOW, ["a"], 5, NOW + 30, "w1", keys)
+            assert len(first) == 1
+            claimed, _ = await backend.claim(["b"], 5, NOW, NOW + 30, "w2")
+            assert claimed == []  # the key is being claimed elsewhere: skipped, not waited on
+        claimed, _ = await backend.claim(["b"], 5, NOW, NOW + 30, "w2")
+        assert claimed == []  # and once that commits, its job holds the slot
+    finally:
+        await other.close()
+    counts = await backend.counts(NOW)
+    assert counts.depth == {("a", "running"): 1, ("b", "queued"): 1}
 
 
 async def test_keyed_and_plain_jobs_share_one_priority_order(backend: PostgresBackend) -> None:
