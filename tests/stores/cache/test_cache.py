@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import math
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,7 +16,25 @@ from loopsafe import Cache, Flags
 from loopsafe.errors import StoreError
 from loopsafe.stores.cache import PickleSerializer
 
+from ..conftest import Backend
 from ._clock import FakeClock
+
+
+async def scalar(cache: Cache, sql: str, *args: object) -> Any:
+    """One value from the cache's own storage, on either backend (``?`` placeholders)."""
+    if cache.backend == "postgresql":
+        numbers = iter(range(1, len(args) + 1))
+        return await cache.pool.fetchval(re.sub(r"\?", lambda _: f"${next(numbers)}", sql), *args)
+    return await cache.database.fetchval(sql, args)
+
+
+async def execute(cache: Cache, sql: str, *args: object) -> None:
+    """One statement on the cache's own storage, on either backend (``?`` placeholders)."""
+    if cache.backend == "postgresql":
+        numbers = iter(range(1, len(args) + 1))
+        await cache.pool.execute(re.sub(r"\?", lambda _: f"${next(numbers)}", sql), *args)
+    else:
+        await cache.database.execute(sql, args)
 
 
 @pytest.fixture
@@ -23,8 +43,8 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-async def cache(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Cache]:
-    async with Cache(tmp_path / "c.db", clock=clock) as c:
+async def cache(backend: Backend, clock: FakeClock) -> AsyncIterator[Cache]:
+    async with Cache(backend.target("c"), clock=clock) as c:
         yield c
 
 
@@ -52,13 +72,14 @@ async def test_expiry_is_decided_on_read_and_rows_removed_by_sweep(
     assert await cache.get("k") is None
     assert await cache.ttl("k") is None
     # The read did not delete it: the row is still there until a sweep.
-    assert await cache.database.fetchval("SELECT count(*) FROM loopsafe_cache") == 1
+    assert await scalar(cache, "SELECT count(*) FROM loopsafe_cache") == 1
     assert await cache.sweep() == 1
-    assert await cache.database.fetchval("SELECT count(*) FROM loopsafe_cache") == 0
+    assert await scalar(cache, "SELECT count(*) FROM loopsafe_cache") == 0
     assert cache.stats().expired == 1
 
 
-async def test_a_read_never_writes(cache: Cache, clock: FakeClock) -> None:
+async def test_a_read_never_writes(tmp_path: Path, clock: FakeClock) -> None:
+    cache = await Cache(tmp_path / "c.db", clock=clock).open()
     await cache.set("k", "v", ttl=1)
     clock.advance(5)
     before = await cache.database.fetchval("PRAGMA data_version")
@@ -68,6 +89,7 @@ async def test_a_read_never_writes(cache: Cache, clock: FakeClock) -> None:
     await cache.ttl("k")
     assert await cache.database.read(lambda conn: conn.total_changes) == changes
     assert await cache.database.fetchval("PRAGMA data_version") == before
+    await cache.close()
 
 
 async def test_add_only_when_absent_or_expired(cache: Cache, clock: FakeClock) -> None:
@@ -112,8 +134,8 @@ async def test_concurrent_incr_loses_no_update(cache: Cache) -> None:
     assert await cache.get("n") == 200
 
 
-async def test_an_oversized_value_is_refused_and_the_old_one_stays(tmp_path: Path) -> None:
-    async with Cache(tmp_path / "c.db", max_value_size=100) as cache:
+async def test_an_oversized_value_is_refused_and_the_old_one_stays(backend: Backend) -> None:
+    async with Cache(backend.target("c"), max_value_size=100) as cache:
         await cache.set("k", b"old")
         with pytest.raises(loopsafe.ValueTooLargeError, match="max_value_size"):
             await cache.set("k", b"x" * 101)
@@ -132,14 +154,14 @@ async def test_the_default_limit_is_16_mib(cache: Cache) -> None:
 
 
 async def test_values_that_are_not_json_need_an_explicit_serializer(
-    cache: Cache, tmp_path: Path
+    cache: Cache, backend: Backend
 ) -> None:
     with pytest.raises(loopsafe.SerializationError, match="JSON"):
         await cache.set("k", {1, 2})
-    async with Cache(tmp_path / "p.db", serializer=PickleSerializer()) as pickled:
+    async with Cache(backend.target("p"), serializer=PickleSerializer()) as pickled:
         await pickled.set("k", {1, 2})
         assert await pickled.get("k") == {1, 2}
-    async with Cache(tmp_path / "p.db") as plain:
+    async with Cache(backend.target("p")) as plain:
         with pytest.raises(loopsafe.SerializationError, match="pickle"):
             await plain.get("k")
 
@@ -152,7 +174,7 @@ async def test_bad_keys_are_refused(cache: Cache, key: object) -> None:
         await cache.get(key)  # type: ignore[arg-type]
 
 
-async def test_bad_arguments_are_refused(cache: Cache, tmp_path: Path) -> None:
+async def test_bad_arguments_are_refused(cache: Cache, backend: Backend) -> None:
     with pytest.raises(ValueError, match="ttl"):
         await cache.set("k", 1, ttl=0)
     with pytest.raises(ValueError, match="stale needs a ttl"):
@@ -160,11 +182,11 @@ async def test_bad_arguments_are_refused(cache: Cache, tmp_path: Path) -> None:
     with pytest.raises(loopsafe.InvalidKeyError, match="tags"):
         await cache.set("k", 1, tags="one")
     with pytest.raises(ValueError, match="max_value_size"):
-        Cache(tmp_path / "x.db", max_bytes=10, max_value_size=100)
+        Cache(backend.target("x"), max_bytes=10, max_value_size=100)
 
 
-async def test_entry_bound_evicts_least_recently_stored(tmp_path: Path) -> None:
-    async with Cache(tmp_path / "c.db", max_entries=3) as cache:
+async def test_entry_bound_evicts_least_recently_stored(backend: Backend) -> None:
+    async with Cache(backend.target("c"), max_entries=3) as cache:
         for key in "abc":
             await cache.set(key, key)
         await cache.get("a")  # a read does not save "a"
@@ -175,8 +197,8 @@ async def test_entry_bound_evicts_least_recently_stored(tmp_path: Path) -> None:
         assert cache.stats().entries == 3
 
 
-async def test_fifo_keeps_an_overwritten_entry_in_its_place(tmp_path: Path) -> None:
-    async with Cache(tmp_path / "c.db", max_entries=3, eviction="fifo") as cache:
+async def test_fifo_keeps_an_overwritten_entry_in_its_place(backend: Backend) -> None:
+    async with Cache(backend.target("c"), max_entries=3, eviction="fifo") as cache:
         for key in "abc":
             await cache.set(key, key)
         await cache.set("a", "a2")
@@ -184,20 +206,20 @@ async def test_fifo_keeps_an_overwritten_entry_in_its_place(tmp_path: Path) -> N
         assert await cache.get_many("abcd") == {"b": "b", "c": "c", "d": "d"}
 
 
-async def test_byte_bound_holds_once_a_write_returns(tmp_path: Path) -> None:
-    async with Cache(tmp_path / "c.db", max_bytes=1000, max_value_size=100) as cache:
+async def test_byte_bound_holds_once_a_write_returns(backend: Backend) -> None:
+    async with Cache(backend.target("c"), max_bytes=1000, max_value_size=100) as cache:
         for i in range(50):
             await cache.set(f"k{i}", b"x" * 100)
-            total = await cache.database.fetchval("SELECT total(size) FROM loopsafe_cache")
+            total = await scalar(cache, "SELECT coalesce(sum(size), 0) FROM loopsafe_cache")
             assert total <= 1000
         assert cache.stats().bytes == 1000
         assert await cache.get("k49") == b"x" * 100
 
 
-async def test_concurrent_writes_respect_the_bound(tmp_path: Path) -> None:
-    async with Cache(tmp_path / "c.db", max_entries=10) as cache:
+async def test_concurrent_writes_respect_the_bound(backend: Backend) -> None:
+    async with Cache(backend.target("c"), max_entries=10) as cache:
         await asyncio.gather(*(cache.set(f"k{i}", i) for i in range(200)))
-        assert await cache.database.fetchval("SELECT count(*) FROM loopsafe_cache") <= 10
+        assert await scalar(cache, "SELECT count(*) FROM loopsafe_cache") <= 10
 
 
 async def test_tags_invalidate_groups(cache: Cache) -> None:
@@ -268,7 +290,7 @@ async def test_a_factory_error_reaches_every_caller_and_stores_nothing(cache: Ca
     )
     assert all(isinstance(r, RuntimeError) for r in results)
     assert await cache.get("k") is None
-    assert await cache.database.fetchval("SELECT count(*) FROM loopsafe_cache_locks") == 0
+    assert await scalar(cache, "SELECT count(*) FROM loopsafe_cache_locks") == 0
 
 
 async def test_a_cancelled_caller_does_not_cancel_the_shared_fill(cache: Cache) -> None:
@@ -356,10 +378,10 @@ async def test_a_cache_before_open_and_after_close(tmp_path: Path) -> None:
         await cache.get("k")
 
 
-async def test_values_persist_across_opens(tmp_path: Path) -> None:
-    async with Cache(tmp_path / "c.db") as cache:
+async def test_values_persist_across_opens(backend: Backend) -> None:
+    async with Cache(backend.target("c")) as cache:
         await cache.set("k", {"v": 1}, ttl=3600)
-    async with Cache(f"sqlite:///{tmp_path}/c.db") as cache:
+    async with Cache(backend.target("c")) as cache:
         assert await cache.get("k") == {"v": 1}
         assert cache.stats().entries == 1
 
@@ -387,9 +409,9 @@ LOCK = "INSERT INTO loopsafe_cache_locks (namespace, key, owner, expires_at) VAL
 
 
 async def test_a_fill_locked_by_another_process_is_waited_for_then_taken_over(
-    tmp_path: Path, clock: FakeClock
+    backend: Backend, clock: FakeClock
 ) -> None:
-    path = tmp_path / "c.db"
+    path = backend.target("c")
     calls = 0
 
     async def factory() -> str:
@@ -404,7 +426,7 @@ async def test_a_fill_locked_by_another_process_is_waited_for_then_taken_over(
         Cache(path, clock=clock) as other,
     ):
         # "other" holds k's fill lock: the caller waits for its value instead of filling.
-        await other.database.execute(LOCK, ("default", "k", "other", clock.now + 10))
+        await execute(other, LOCK, *("default", "k", "other", clock.now + 10))
         waiter = asyncio.ensure_future(cache.get_or_set("k", factory))
         await asyncio.sleep(0.02)
         assert not waiter.done()
@@ -412,7 +434,7 @@ async def test_a_fill_locked_by_another_process_is_waited_for_then_taken_over(
         assert await waiter == "theirs"
         assert calls == 0
         # A lock whose holder went away lapses: then the caller fills it.
-        await other.database.execute(LOCK, ("default", "j", "other", clock.now + 5))
+        await execute(other, LOCK, *("default", "j", "other", clock.now + 5))
         waiter = asyncio.ensure_future(cache.get_or_set("j", factory))
         await asyncio.sleep(0.02)
         assert not waiter.done()
@@ -422,9 +444,9 @@ async def test_a_fill_locked_by_another_process_is_waited_for_then_taken_over(
 
 
 async def test_a_stale_value_refreshed_elsewhere_is_left_to_that_process(
-    tmp_path: Path, clock: FakeClock
+    backend: Backend, clock: FakeClock
 ) -> None:
-    path = tmp_path / "c.db"
+    path = backend.target("c")
 
     async def factory() -> str:
         raise AssertionError("another process is refreshing this key")
@@ -437,7 +459,7 @@ async def test_a_stale_value_refreshed_elsewhere_is_left_to_that_process(
     ):
         await cache.set("s", "old", ttl=1, stale=100)
         clock.advance(2)
-        await other.database.execute(LOCK, ("default", "s", "other", clock.now + 500))
+        await execute(other, LOCK, *("default", "s", "other", clock.now + 500))
         assert await cache.get_or_set("s", factory, ttl=1, stale=100) == "old"
         clock.advance(200)  # past the hard TTL: now a caller must wait for the other's value
         waiter = asyncio.ensure_future(cache.get_or_set("s", factory, ttl=1, stale=100))
@@ -448,23 +470,23 @@ async def test_a_stale_value_refreshed_elsewhere_is_left_to_that_process(
 
 
 async def test_a_caller_never_joins_a_flight_that_has_just_ended(
-    tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+    backend: Backend, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The race seen in full-suite runs, made certain: a background refresh gives up (another
     # process holds the lock) in the same loop iteration in which a caller past the hard TTL
     # looks for a flight to join. A finished flight still listed was joined, answered
     # "gave up" without yielding, and was joined again: the loop spun for good.
     async with (
-        Cache(tmp_path / "c.db", clock=clock, lock_poll=0.001) as cache,
-        Cache(tmp_path / "c.db", clock=clock) as other,
+        Cache(backend.target("c"), clock=clock, lock_poll=0.001) as cache,
+        Cache(backend.target("c"), clock=clock) as other,
     ):
         await cache.set("s", "old", ttl=1, stale=100)
-        await other.database.execute(LOCK, ("default", "s", "other", clock.now + 500))
+        await execute(other, LOCK, *("default", "s", "other", clock.now + 500))
         clock.advance(2)
-        backend = cache._backend
-        assert backend is not None
-        expired = await backend.get("default", "s")
-        real_get, real_try_lock = backend.get, backend.try_lock
+        storage = cache._backend
+        assert storage is not None
+        expired = await storage.get("default", "s")
+        real_get, real_try_lock = storage.get, storage.try_lock
         waiters: list[asyncio.Future[object]] = []
         started = asyncio.Event()
 
@@ -492,19 +514,19 @@ async def test_a_caller_never_joins_a_flight_that_has_just_ended(
                 raise AssertionError("the caller keeps joining a flight that has ended")
             return real_flight(*args, **kwargs)  # type: ignore[arg-type]
 
-        monkeypatch.setattr(backend, "get", get_without_yielding)
-        monkeypatch.setattr(backend, "try_lock", try_lock)
+        monkeypatch.setattr(storage, "get", get_without_yielding)
+        monkeypatch.setattr(storage, "try_lock", try_lock)
         monkeypatch.setattr(cache, "_flight", counted_flight)
         assert await cache.get_or_set("s", factory, ttl=1, stale=100) == "old"
         await started.wait()
         await asyncio.sleep(0.02)
         assert not waiters[0].done()
-        monkeypatch.setattr(backend, "get", real_get)
+        monkeypatch.setattr(storage, "get", real_get)
         await other.set("s", "new")
         assert await waiters[0] == "new"
 
 
-async def test_closing_during_a_fill_gives_its_callers_closed_error(tmp_path: Path) -> None:
+async def test_closing_during_a_fill_gives_its_callers_closed_error(backend: Backend) -> None:
     started = asyncio.Event()
 
     async def factory() -> str:
@@ -512,7 +534,7 @@ async def test_closing_during_a_fill_gives_its_callers_closed_error(tmp_path: Pa
         await asyncio.Event().wait()  # never finishes by itself
         return "never"
 
-    cache = await Cache(tmp_path / "c.db").open()
+    cache = await Cache(backend.target("c")).open()
     caller = asyncio.ensure_future(cache.get_or_set("k", factory))
     await started.wait()
     await cache.close()

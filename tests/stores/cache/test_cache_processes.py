@@ -1,4 +1,5 @@
-"""Several processes on one cache file: one fill per key, no lost increments."""
+"""Several processes on one cache (a file, or a PostgreSQL schema): one fill per key, no
+lost increments."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import time
 from pathlib import Path
 
 from loopsafe import Cache
+
+from ..conftest import Backend
 
 FILLER = textwrap.dedent(
     """
@@ -32,23 +35,25 @@ FILLER = textwrap.dedent(
 )
 
 
-async def _read(path: Path) -> tuple[object, object]:
+async def _read(path: str) -> tuple[object, object]:
     async with Cache(path) as cache:
         return await cache.get("k"), await cache.get("n")
 
 
-async def _create(path: Path) -> None:
+async def _create(path: str) -> None:
     async with Cache(path):
         pass
 
 
-def test_processes_share_one_fill_per_key_and_every_increment(tmp_path: Path) -> None:
-    path, calls = tmp_path / "c.db", tmp_path / "calls.txt"
+def test_processes_share_one_fill_per_key_and_every_increment(
+    backend: Backend, tmp_path: Path
+) -> None:
+    path, calls = backend.target("c"), tmp_path / "calls.txt"
     asyncio.run(_create(path))
     start = time.time() + 1.5  # all three ask for the key at about the same moment
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", FILLER, str(path), str(calls), str(start)],
+            [sys.executable, "-c", FILLER, path, str(calls), str(start)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

@@ -16,6 +16,8 @@ from loopsafe.stores._store import Store, StoreTarget
 from loopsafe.stores.cache._backend import CacheBackend, Entry, Maintenance
 from loopsafe.stores.cache._batch import ReadBatcher
 from loopsafe.stores.cache._cached import CachedFunction, make_cached
+from loopsafe.stores.cache._postgres import PostgresCacheBackend
+from loopsafe.stores.cache._postgres import migrations as postgres_migrations
 from loopsafe.stores.cache._serializers import JSONSerializer, Serializer
 from loopsafe.stores.cache._sqlite import MIGRATIONS, Eviction, SQLiteCacheBackend
 from loopsafe.stores.cache._stats import CacheStats
@@ -34,11 +36,14 @@ SWEEP_BATCH = 256  # expired rows removed per pass
 
 
 class Cache(Store):
-    """A cache in a SQLite file, shared by every process that opens it.
+    """A cache in a SQLite file or a PostgreSQL schema, shared by every process that
+    opens it.
 
     ``Cache("var/cache.db")`` (or a ``sqlite:///`` URL, or an open Database to share its
-    file), then ``async with cache:`` or ``await cache.open()``. Gets that arrive while
-    another is on its way to the file go together in one query.
+    file, or a ``postgresql://host/db?schema=...`` URL for a cache shared by several
+    hosts), then ``async with cache:`` or ``await cache.open()``. Gets that arrive while
+    another is on its way to storage go together in one query. Both backends keep the
+    same semantics; what follows holds for each.
 
     - ``namespace``: the key space of this object's calls (another namespace on the same
       file: another ``Cache`` on the same Database, or ``clear(namespace=...)``).
@@ -57,10 +62,15 @@ class Cache(Store):
       :meth:`get_or_set` — how long it holds at most, and how often a process waiting for
       another process's fill looks for the value.
     - ``sweep_interval`` (60 s): how often expired entries are removed in the background.
+    - ``unlogged`` (PostgreSQL only, default false): create the tables UNLOGGED — writes
+      skip the write-ahead log, but the server empties them after a crash and standbys
+      never see them. Chosen when the tables are created; opening them the other way
+      raises :class:`~loopsafe.StoreError`. ``ValueError`` on SQLite.
     """
 
     schema = "cache"
     migrations = MIGRATIONS
+    postgres_migrations = postgres_migrations(unlogged=False)
 
     def __init__(
         self,
@@ -76,9 +86,15 @@ class Cache(Store):
         lock_timeout: float = 10.0,
         lock_poll: float = 0.05,
         sweep_interval: float = 60.0,
+        unlogged: bool = False,
         open_options: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(target, open_options=open_options)
+        if unlogged and self.backend != "postgresql":
+            raise ValueError("unlogged=True is for a cache on PostgreSQL")
+        self.unlogged = unlogged
+        if unlogged:
+            self.postgres_migrations = postgres_migrations(unlogged=True)
         _check_name(namespace, "namespace")
         if max_entries is not None and max_entries < 1:
             raise ValueError("max_entries must be at least 1 (or None for no bound)")
@@ -377,14 +393,22 @@ class Cache(Store):
     # -- internals -------------------------------------------------------------------------
 
     async def _opened(self) -> None:
-        backend = SQLiteCacheBackend(self.database, self.eviction)
+        backend: CacheBackend
+        if self.backend == "postgresql":
+            on_postgres = PostgresCacheBackend(self.pool, self.eviction)
+            await on_postgres.check_persistence(self.unlogged)
+            # One connection is left for writes while reads fill the rest.
+            backend, inflight = on_postgres, max(1, self.postgres.pool_size - 1)
+        else:
+            backend = SQLiteCacheBackend(self.database, self.eviction)
+            inflight = self.database.options.readers
         self._entries, self._bytes = await backend.totals()
         self._backend = backend
         ns = self.namespace
         self._reads = ReadBatcher(
             lambda key: backend.get(ns, key),
             lambda keys: backend.get_many(ns, keys),
-            inflight=self.database.options.readers,
+            inflight=inflight,
         )
         self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever())
 
@@ -398,7 +422,7 @@ class Cache(Store):
     def _b(self) -> CacheBackend:
         backend = self._backend
         if backend is None:
-            _ = self.database  # raises the right error: not open yet, or closed
+            self._raise_not_open()  # not open yet, or closed
             raise AssertionError("unreachable")
         return backend
 

@@ -14,6 +14,8 @@ from loopsafe.errors import Error, FlagValueError
 from loopsafe.stores._store import Store, StoreTarget
 from loopsafe.stores.flags._backend import FlagsBackend
 from loopsafe.stores.flags._flag import AuditEntry, Flag, Gate
+from loopsafe.stores.flags._postgres import MIGRATIONS as POSTGRES_MIGRATIONS
+from loopsafe.stores.flags._postgres import PostgresFlagsBackend
 from loopsafe.stores.flags._sqlite import MIGRATIONS, SQLiteFlagsBackend
 from loopsafe.stores.flags._stats import FlagsStats
 
@@ -25,13 +27,16 @@ _KEEP: Any = object()  # an argument left out of set(): keep that gate
 
 
 class Flags(Store):
-    """Feature flags in a SQLite file, shared by every process that opens it.
+    """Feature flags in a SQLite file or a PostgreSQL schema, shared by every process that
+    opens it.
 
     Checks (:meth:`is_enabled`) are plain synchronous calls answered from a snapshot held in
     the process: no await, no thread hop, no I/O. The snapshot is reloaded when a poll every
     ``refresh_interval`` seconds (default 1 s) finds that a flag changed, and at once after a
-    change made through this object — so another process's change is seen within about
-    ``refresh_interval``.
+    change made through this object — so on SQLite another process's change is seen within
+    about ``refresh_interval``. On PostgreSQL a change also NOTIFYs every other process, whose
+    snapshot reloads as soon as it commits; the poll remains as the fallback when the
+    listener's connection is lost.
 
     - ``random``: the source of :attr:`Flag.percentage_of_time` draws, a callable returning
       a float in [0, 1) (``random.random``); tests pass their own.
@@ -40,6 +45,7 @@ class Flags(Store):
 
     schema = "flags"
     migrations = MIGRATIONS
+    postgres_migrations = POSTGRES_MIGRATIONS
 
     def __init__(
         self,
@@ -57,6 +63,7 @@ class Flags(Store):
         self._draw = random
         self._clock = clock
         self._backend: FlagsBackend | None = None
+        self._postgres: PostgresFlagsBackend | None = None  # the same, when it listens
         self._snapshot: dict[str, Flag] = {}
         self._version = -1
         self._refresher: asyncio.Task[None] | None = None
@@ -198,15 +205,28 @@ class Flags(Store):
     # -- internals -------------------------------------------------------------------------
 
     async def _opened(self) -> None:
-        self._backend = SQLiteFlagsBackend(self.database)
-        await self.refresh()
+        if self.backend == "postgresql":
+            listening = PostgresFlagsBackend(self.pool, self.postgres)
+            # Listen before the first load: a change committed in between is then heard.
+            await listening.listen()
+            self._backend = self._postgres = listening
+        else:
+            self._backend = SQLiteFlagsBackend(self.database)
+        try:
+            await self.refresh()
+        except BaseException:
+            if self._postgres is not None:
+                await self._postgres.stop()
+            raise
         self._refresher = asyncio.get_running_loop().create_task(self._refresh_forever())
 
     async def _closing(self) -> None:
         if self._refresher is not None:
             self._refresher.cancel()
             await asyncio.gather(self._refresher, return_exceptions=True)
-        self._backend = None
+        if self._postgres is not None:
+            await self._postgres.stop()
+        self._backend = self._postgres = None
 
     async def _refresh_forever(self) -> None:
         while True:
@@ -220,7 +240,7 @@ class Flags(Store):
     def _b(self) -> FlagsBackend:
         backend = self._backend
         if backend is None:
-            _ = self.database  # raises the right error: not open yet, or closed
+            self._raise_not_open()  # not open yet, or closed
             raise AssertionError("unreachable")
         return backend
 
