@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             cache_store = await stack.enter_async_context(Cache(settings.data_dir / "cache.db"))
             flag_store = await stack.enter_async_context(Flags(settings.data_dir / "flags.db"))
             await stack.enter_async_context(built.queue)
+            stack.push_async_callback(built.close)  # after the worker stops, before the queue
             # Read at scrape time: hit ratio, evictions, queue depth per state, oldest ready.
             for store in (cache_store, flag_store, built.queue):
                 attach_store_metrics(store, name="service")

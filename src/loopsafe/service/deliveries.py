@@ -1,7 +1,9 @@
-"""Webhook deliveries: stored once per (source, id), in the queue's file.
+"""Webhook deliveries: stored once per (source, id), in the queue's file or schema.
 
 They live beside the jobs so that storing a delivery and enqueueing its job is one
-transaction: a delivery answered 2xx always has its job, and a refused one has neither.
+transaction: a delivery answered 2xx always has its job, and a refused one has neither. On
+SQLite they share the queue's Database; on PostgreSQL they open the queue's URL (the same
+schema) and write on the caller's connection where the caller passes one.
 """
 
 from __future__ import annotations
@@ -32,6 +34,23 @@ MIGRATIONS = (
         job_id      INTEGER,
         UNIQUE (source, id)
     ) STRICT;
+    CREATE INDEX service_deliveries_by_source ON service_deliveries (source, seq);
+    """,
+)
+
+POSTGRES_MIGRATIONS = (
+    """
+    CREATE TABLE service_deliveries (
+        seq         bigserial PRIMARY KEY,
+        source      text NOT NULL,
+        id          text NOT NULL,
+        received_at double precision NOT NULL,
+        body        bytea NOT NULL,
+        state       text NOT NULL DEFAULT 'received'
+                    CHECK (state IN ('received', 'processed', 'failed', 'dead')),
+        job_id      bigint,
+        UNIQUE (source, id)
+    );
     CREATE INDEX service_deliveries_by_source ON service_deliveries (source, seq);
     """,
 )
@@ -68,16 +87,32 @@ class Page:
 
 
 class Deliveries(Store):
-    """The deliveries table, on the queue's Database (given to it, never closed by it)."""
+    """The deliveries table: on the queue's Database (given to it, never closed by it), or
+    on the queue's PostgreSQL URL (its own small pool, closed with it)."""
 
     schema = "service_deliveries"
     migrations = MIGRATIONS
+    postgres_migrations = POSTGRES_MIGRATIONS
 
-    def __init__(self, db: Database) -> None:
-        super().__init__(db)
+    def __init__(self, target: Database | str) -> None:
+        super().__init__(target)
 
-    async def insert(self, source: str, msg_id: str, body: bytes, now: float) -> bool:
-        """Store a new delivery; False (nothing written) if ``(source, id)`` was seen."""
+    async def insert(
+        self, source: str, msg_id: str, body: bytes, now: float, connection: Any = None
+    ) -> bool:
+        """Store a new delivery; False (nothing written) if ``(source, id)`` was seen. On
+        PostgreSQL ``connection`` (an asyncpg connection) is where it is written, so it
+        joins that connection's transaction."""
+        if self.backend == "postgresql":
+            status = await (connection or self.pool).execute(
+                "INSERT INTO service_deliveries (source, id, received_at, body)"
+                " VALUES ($1, $2, $3, $4) ON CONFLICT (source, id) DO NOTHING",
+                source,
+                msg_id,
+                now,
+                body,
+            )
+            return bool(status == "INSERT 0 1")
         result = await self.database.execute(
             "INSERT INTO service_deliveries (source, id, received_at, body) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (source, id) DO NOTHING",
@@ -85,23 +120,42 @@ class Deliveries(Store):
         )
         return result.rowcount == 1
 
-    async def set_job(self, source: str, msg_id: str, job_id: int) -> None:
-        await self.database.execute(
-            "UPDATE service_deliveries SET job_id = ? WHERE source = ? AND id = ?",
-            (job_id, source, msg_id),
-        )
+    async def set_job(self, source: str, msg_id: str, job_id: int, connection: Any = None) -> None:
+        """Record the delivery's job (on ``connection`` as for :meth:`insert`)."""
+        await self._update("job_id", job_id, source, msg_id, connection)
 
     async def set_state(self, source: str, msg_id: str, state: DeliveryState) -> None:
+        await self._update("state", state, source, msg_id, None)
+
+    async def _update(
+        self, column: str, value: object, source: str, msg_id: str, connection: Any
+    ) -> None:
+        # ``column`` is one of two constants above, never input.
+        if self.backend == "postgresql":
+            await (connection or self.pool).execute(
+                f"UPDATE service_deliveries SET {column} = $1 WHERE source = $2 AND id = $3",
+                value,
+                source,
+                msg_id,
+            )
+            return
         await self.database.execute(
-            "UPDATE service_deliveries SET state = ? WHERE source = ? AND id = ?",
-            (state, source, msg_id),
+            f"UPDATE service_deliveries SET {column} = ? WHERE source = ? AND id = ?",
+            (value, source, msg_id),
         )
 
     async def get(self, source: str, msg_id: str) -> Delivery | None:
-        row = await self.database.fetchone(
-            f"SELECT {_COLUMNS} FROM service_deliveries WHERE source = ? AND id = ?",
-            (source, msg_id),
-        )
+        if self.backend == "postgresql":
+            row = await self.pool.fetchrow(
+                f"SELECT {_COLUMNS} FROM service_deliveries WHERE source = $1 AND id = $2",
+                source,
+                msg_id,
+            )
+        else:
+            row = await self.database.fetchone(
+                f"SELECT {_COLUMNS} FROM service_deliveries WHERE source = ? AND id = ?",
+                (source, msg_id),
+            )
         return None if row is None else _delivery(row)
 
     async def page(self, source: str, limit: int, cursor: str | None) -> Page:
@@ -109,11 +163,22 @@ class Deliveries(Store):
 
         Raises :class:`ValueError` for a cursor this code did not make."""
         before = decode_cursor(cursor) if cursor else None
-        rows = await self.database.fetchall(
-            f"SELECT {_COLUMNS}, seq FROM service_deliveries"
-            " WHERE source = ? AND (? IS NULL OR seq < ?) ORDER BY seq DESC LIMIT ?",
-            (source, before, before, limit + 1),
-        )
+        rows: Any
+        if self.backend == "postgresql":
+            rows = await self.pool.fetch(
+                f"SELECT {_COLUMNS}, seq FROM service_deliveries"
+                " WHERE source = $1 AND ($2::bigint IS NULL OR seq < $2)"
+                " ORDER BY seq DESC LIMIT $3",
+                source,
+                before,
+                limit + 1,
+            )
+        else:
+            rows = await self.database.fetchall(
+                f"SELECT {_COLUMNS}, seq FROM service_deliveries"
+                " WHERE source = ? AND (? IS NULL OR seq < ?) ORDER BY seq DESC LIMIT ?",
+                (source, before, before, limit + 1),
+            )
         more = len(rows) > limit
         rows = rows[:limit]
         items = [_delivery(r) for r in rows]

@@ -34,10 +34,44 @@ class Jobs:
         )(self._process)
 
     async def deliveries(self) -> Deliveries:
-        """The deliveries table on the queue's file (the queue must be open)."""
+        """The deliveries table beside the queue's jobs: on its file, or in its PostgreSQL
+        schema (the queue must be open)."""
         if self._deliveries is None:
-            self._deliveries = await Deliveries(self.queue.database).open()
+            if self.queue.backend == "postgresql":
+                where = self.queue.postgres
+                joiner = "&" if "?" in where.dsn else "?"
+                # A small pool of its own: most of its writes go on the queue's connection.
+                target = f"{where.dsn}{joiner}schema={where.schema}&pool_size=2"
+                self._deliveries = await Deliveries(target).open()
+            else:
+                self._deliveries = await Deliveries(self.queue.database).open()
         return self._deliveries
+
+    async def accept(self, source: str, delivery_id: str, body: bytes, now: float) -> int | None:
+        """Store a delivery and enqueue its job in one transaction; the job's id, or
+        ``None`` (nothing written) for a delivery already received. Raises the stores'
+        errors; a cancel before the commit leaves neither."""
+        deliveries = await self.deliveries()
+        args = {"source": source, "delivery_id": delivery_id}
+        if self.queue.backend == "postgresql":
+            async with self.queue.pool.acquire() as conn, conn.transaction():
+                if not await deliveries.insert(source, delivery_id, body, now, conn):
+                    return None
+                job_id = await self.queue.enqueue("process_delivery", args, connection=conn)
+                await deliveries.set_job(source, delivery_id, job_id, conn)
+                return job_id
+        async with self.queue.database.transaction():
+            if not await deliveries.insert(source, delivery_id, body, now):
+                return None
+            job_id = await self.queue.enqueue("process_delivery", args)
+            await deliveries.set_job(source, delivery_id, job_id)
+            return job_id
+
+    async def close(self) -> None:
+        """Close the deliveries table if it opened its own pool (PostgreSQL)."""
+        deliveries, self._deliveries = self._deliveries, None
+        if deliveries is not None:
+            await deliveries.close()
 
     async def _process(self, source: str, delivery_id: str) -> None:
         deliveries = await self.deliveries()

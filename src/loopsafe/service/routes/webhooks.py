@@ -51,13 +51,8 @@ async def receive(source: str, request: Request, svc: ServiceDep) -> JSONRespons
         json.loads(body)
     except (ValueError, UnicodeDecodeError):
         raise Problem(400, "the webhook body is not JSON") from None
-    db = svc.jobs.queue.database
-    async with db.transaction():
-        stored = await svc.deliveries.insert(source, verified.id, body, now)
-        if stored:
-            job_id = await svc.jobs.process_delivery.enqueue(source=source, delivery_id=verified.id)
-            await svc.deliveries.set_job(source, verified.id, job_id)
-    if not stored:
+    job_id = await svc.jobs.accept(source, verified.id, body, now)
+    if job_id is None:
         existing = await svc.deliveries.get(source, verified.id)
         job = None if existing is None else existing.job_id
         return JSONResponse({"id": verified.id, "job_id": job, "duplicate": True}, 200)
