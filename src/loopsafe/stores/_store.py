@@ -154,6 +154,19 @@ class Store:
     ) -> None:
         await self.close()
 
+    async def ping(self, timeout: float = 1.0) -> None:
+        """One round trip to the store's storage (``SELECT 1``), for readiness checks.
+
+        Returns ``None`` once it answered. Raises :class:`StoreError` before :meth:`open`,
+        :class:`~loopsafe.ClosedError` after :meth:`close`, :class:`TimeoutError` (on SQLite
+        :class:`~loopsafe.DeadlineError`) when no answer came within ``timeout`` seconds —
+        the query is then stopped — and the server's error when PostgreSQL can't be reached.
+        """
+        if self._pool is not None:
+            await self._pool.fetchval("SELECT 1", timeout=timeout)
+        else:
+            await self.database.fetchval("SELECT 1", timeout=timeout)
+
     @property
     def backend(self) -> str:
         """``"sqlite"`` or ``"postgresql"``: what the target names (known before open)."""
