@@ -1,8 +1,8 @@
 """The ``loopsafe`` command: one entry point, each sub-command delegating to its part.
 
 ``loopsafe serve`` (the reference service), ``loopsafe worker MODULE:ATTRIBUTE`` (a queue's
-jobs), ``loopsafe sign`` (Standard Webhooks headers for curl), ``loopsafe lint PATH...``,
-``loopsafe demo``.
+jobs), ``loopsafe migrate TARGET`` (the stores' schema migrations), ``loopsafe sign``
+(Standard Webhooks headers for curl), ``loopsafe lint PATH...``, ``loopsafe demo``.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import sys
 _COMMANDS = {
     "serve": "loopsafe.service.serve",
     "worker": "loopsafe.stores.queue._command",
+    "migrate": "loopsafe.stores._migrate",
     "sign": "loopsafe.service.sign",
     "lint": "loopsafe.lint.cli",
     "demo": "loopsafe.demo",

@@ -1,7 +1,9 @@
 """The reference service: signed webhooks in, a job per delivery, cache / flags / jobs over HTTP.
 
 ``create_app()`` builds the FastAPI app from :class:`Settings` (the environment by
-default). Its lifespan opens the three stores — each its own file under ``data_dir`` —
+default). Its lifespan opens the three stores — each its own file under ``data_dir``, or
+the URL its setting names (``LOOPSAFE_CACHE_URL``, ``LOOPSAFE_FLAGS_URL``,
+``LOOPSAFE_QUEUE_URL``; ``postgresql://`` for stores shared by several hosts) —
 starts the job worker in-process (unless ``LOOPSAFE_WORKER=false``) and, on shutdown,
 stops the worker gracefully (running jobs get ``grace_period`` to finish, the rest are
 handed back without using an attempt) and closes the stores.
@@ -42,8 +44,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         async with AsyncExitStack() as stack:
-            cache_store = await stack.enter_async_context(Cache(settings.data_dir / "cache.db"))
-            flag_store = await stack.enter_async_context(Flags(settings.data_dir / "flags.db"))
+            cache_store = await stack.enter_async_context(Cache(settings.store_target("cache")))
+            flag_store = await stack.enter_async_context(Flags(settings.store_target("flags")))
             await stack.enter_async_context(built.queue)
             stack.push_async_callback(built.close)  # after the worker stops, before the queue
             # Read at scrape time: hit ratio, evictions, queue depth per state, oldest ready.

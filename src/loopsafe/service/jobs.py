@@ -24,7 +24,7 @@ class Jobs:
     """The queue, its ``process_delivery`` task and the deliveries it updates."""
 
     def __init__(self, settings: Settings) -> None:
-        self.queue = Queue(settings.data_dir / "jobs.db", lease=settings.job_lease)
+        self.queue = Queue(settings.store_target("queue"), lease=settings.job_lease)
         self.handler: Handler = load_handler(settings.webhook_handler)
         self._deliveries: Deliveries | None = None
         self.process_delivery = self.queue.task(

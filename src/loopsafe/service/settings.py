@@ -14,13 +14,18 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from loopsafe.stores import parse_target
+
 __all__ = ["Settings"]
 
 
 class Settings(BaseSettings):
     """How the service runs. Defaults serve on loopback with stores under ``./var/``."""
 
-    model_config = SettingsConfigDict(env_prefix="LOOPSAFE_", extra="ignore")
+    # Inputs stay out of error messages: a URL or a secret may carry a password.
+    model_config = SettingsConfigDict(
+        env_prefix="LOOPSAFE_", extra="ignore", hide_input_in_errors=True
+    )
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
@@ -55,6 +60,20 @@ class Settings(BaseSettings):
         le=3600,
         description="seconds a crashed worker's job stays claimed before another runs it",
     )
+    # Secret: a PostgreSQL URL may carry a password.
+    cache_url: SecretStr | None = Field(
+        default=None,
+        description="the cache's store: sqlite:///path or postgresql://...; "
+        "unset: cache.db under data_dir",
+    )
+    flags_url: SecretStr | None = Field(
+        default=None, description="the flags' store, as cache_url; unset: flags.db under data_dir"
+    )
+    queue_url: SecretStr | None = Field(
+        default=None,
+        description="the job queue's store (and the webhook deliveries'), as cache_url; "
+        "unset: jobs.db under data_dir",
+    )
     worker: bool = Field(default=True, description="run the job worker inside the server")
     worker_concurrency: int = Field(default=8, ge=1, le=1024)
     grace_period: float = Field(default=10.0, ge=0, le=600)
@@ -74,6 +93,20 @@ class Settings(BaseSettings):
                 raise ValueError(f"bad webhook source name {source!r}")
             decode_secret(secret.get_secret_value())
         return value
+
+    @field_validator("cache_url", "flags_url", "queue_url")
+    @classmethod
+    def _urls_name_a_backend(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            parse_target(value.get_secret_value())  # ValueError says what is wrong
+        return value
+
+    def store_target(self, store: Literal["cache", "flags", "queue"]) -> str:
+        """Where ``store`` lives: its URL setting, or its file under ``data_dir``."""
+        url = {"cache": self.cache_url, "flags": self.flags_url, "queue": self.queue_url}[store]
+        if url is not None:
+            return url.get_secret_value()
+        return str(self.data_dir / {"cache": "cache.db", "flags": "flags.db"}.get(store, "jobs.db"))
 
     @field_validator("admin_token")
     @classmethod

@@ -11,6 +11,7 @@ a ``postgresql://`` URL it opens an asyncpg pool on that server (tables in the U
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
@@ -153,6 +154,44 @@ class Store:
         self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.close()
+
+    async def migrate(self) -> int:
+        """Bring the target's tables to this store's newest schema version, without opening
+        the store for use (no pool kept, no background work); the version now in place.
+
+        What :meth:`open` does first, for deploy steps (``loopsafe migrate URL``). Safe
+        while other processes open the same target. Raises as :meth:`open`; a cancel rolls
+        back the step in progress and closes what it opened.
+        """
+        postgres = self._target.postgres
+        if postgres is not None:
+            assert self.postgres_migrations is not None  # refused at construction
+            pool = await open_pool(dataclasses.replace(postgres, pool_size=1))
+            try:
+                return await _pgschema.migrate(
+                    pool, postgres.schema, self.schema, self.postgres_migrations
+                )
+            finally:
+                await pool.close()
+        shared = self._target.database
+        if shared is not None:
+            return await migrate(shared, self.schema, self.migrations)
+        assert self._target.path is not None
+        async with open_database(self._target.path, **self._open_options) as db:
+            return await migrate(db, self.schema, self.migrations)
+
+    async def ping(self, timeout: float = 1.0) -> None:
+        """One round trip to the store's storage (``SELECT 1``), for readiness checks.
+
+        Returns ``None`` once it answered. Raises :class:`StoreError` before :meth:`open`,
+        :class:`~loopsafe.ClosedError` after :meth:`close`, :class:`TimeoutError` (on SQLite
+        :class:`~loopsafe.DeadlineError`) when no answer came within ``timeout`` seconds —
+        the query is then stopped — and the server's error when PostgreSQL can't be reached.
+        """
+        if self._pool is not None:
+            await self._pool.fetchval("SELECT 1", timeout=timeout)
+        else:
+            await self.database.fetchval("SELECT 1", timeout=timeout)
 
     @property
     def backend(self) -> str:

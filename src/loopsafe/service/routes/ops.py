@@ -25,12 +25,12 @@ async def health() -> dict[str, str]:
 @router.get("/ready", summary="Readiness: every store answers", responses=problems(503))
 async def ready(svc: ServiceDep) -> dict[str, Any]:
     checks = {
-        "cache": svc.cache.database.fetchval("SELECT 1", timeout=1.0),
-        "flags": svc.flags.database.fetchval("SELECT 1", timeout=1.0),
-        "jobs": svc.jobs.queue.database.fetchval("SELECT 1", timeout=1.0),
+        "cache": svc.cache.ping(timeout=1.0),
+        "flags": svc.flags.ping(timeout=1.0),
+        "jobs": svc.jobs.queue.ping(timeout=1.0),
     }
     results = await asyncio.gather(*checks.values(), return_exceptions=True)
-    failed = [name for name, r in zip(checks, results, strict=True) if r != 1]
+    failed = [name for name, r in zip(checks, results, strict=True) if r is not None]
     if failed:
         raise Problem(503, f"not ready: {', '.join(failed)} did not answer")
     return {"status": "ready", "stores": sorted(checks)}
