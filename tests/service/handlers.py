@@ -23,3 +23,10 @@ async def slow(delivery: Delivery) -> None:
     """Write ``started-<id>`` in the data dir, then take a minute: longer than any grace."""
     (_data_dir() / f"started-{delivery.id}").touch()
     await asyncio.sleep(60)
+
+
+async def brief(delivery: Delivery) -> None:
+    """Write ``started-<id>`` in the data dir, then take a second: long enough to be caught
+    running by a kill, short enough for a stream."""
+    (_data_dir() / f"started-{delivery.id}").touch()
+    await asyncio.sleep(1.0)
