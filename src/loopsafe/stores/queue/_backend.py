@@ -1,15 +1,16 @@
 """What the queue needs from storage: operations, not SQL.
 
 A backend implements this Protocol; :class:`~loopsafe.Queue` talks to storage only through
-it. The SQLite backend (``_sqlite.py``) is the one implementation now; a PostgreSQL backend
-implements the same operations (a claim with ``FOR UPDATE SKIP LOCKED``, ``wait_for_jobs``
-on ``LISTEN``/``NOTIFY``) with the same semantics:
+it. Two implement it: SQLite (``_sqlite.py``) and PostgreSQL (``_postgres.py``: a claim with
+``FOR UPDATE SKIP LOCKED``, ``wait_for_jobs`` woken by ``LISTEN``/``NOTIFY``), with the same
+semantics — the queue's tests run on both:
 
 - every time is seconds since the epoch, passed in by the caller (one clock, injectable);
 - an outcome (complete, fail, hand back) is recorded only if the claim's token still holds,
   so a worker that lost its lease can never overwrite a newer attempt;
 - ``enqueue`` joins the calling task's transaction when there is one (the job exists iff
-  it commits).
+  it commits): on SQLite the engine's transaction of the calling task, on PostgreSQL the
+  asyncpg connection the caller passes (``connection=``, an addition of that backend).
 """
 
 from __future__ import annotations

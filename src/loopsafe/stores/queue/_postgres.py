@@ -198,6 +198,16 @@ SELECT min(run_at) FROM loopsafe_jobs WHERE {_WAITING} AND run_at <= $1
 
 # How long to wait before reconnecting a dropped listening connection, at most.
 _RECONNECT_MAX = 5.0
+# How often an idle listening connection is checked, and how long the check may take.
+_CHECK_EVERY = 15.0
+_CHECK_TIMEOUT = 5.0
+_UNREACHABLE = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    CannotOpenError,
+)
 
 
 def _affected(status: str) -> int:
@@ -260,18 +270,16 @@ class PostgresBackend:
         assert self._dropped is not None
         delay = 0.05
         while not self._closing:
+            self._dropped.clear()  # before connecting, so an early drop is not missed
+            conn: asyncpg.Connection[asyncpg.Record] | None = None
             try:
                 conn = await self._connect()
                 conn.add_termination_listener(lambda _c: self._on_drop())
                 await conn.add_listener(CHANNEL, self._on_notify)
-            except (
-                OSError,
-                asyncpg.PostgresError,
-                asyncpg.InterfaceError,
-                TimeoutError,
-                CannotOpenError,
-            ):
+            except _UNREACHABLE:
                 # The server is away: poll meanwhile, try again later.
+                if conn is not None:
+                    conn.terminate()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, _RECONNECT_MAX)
                 continue
@@ -279,10 +287,22 @@ class PostgresBackend:
             delay = 0.05
             # Work may have arrived while nobody listened: wake the workers to look.
             self._wake()
-            self._dropped.clear()
-            await self._dropped.wait()
+            await self._until_dropped(conn)
             await self._drop_listener()
             self.reconnects += 1
+
+    async def _until_dropped(self, conn: asyncpg.Connection[asyncpg.Record]) -> None:
+        # A peer that vanished without closing the socket is never reported: ask now and
+        # then, so a dead listener is replaced within a check, not never.
+        assert self._dropped is not None
+        while not self._dropped.is_set():
+            try:
+                await asyncio.wait_for(self._dropped.wait(), _CHECK_EVERY)
+            except TimeoutError:
+                try:
+                    await conn.fetchval("SELECT 1", timeout=_CHECK_TIMEOUT)
+                except _UNREACHABLE:
+                    return
 
     def _on_drop(self) -> None:
         if self._dropped is not None:
