@@ -1,6 +1,7 @@
 """A queue for worker processes: ``loopsafe worker tests.stores.queue.app:queue``.
 
-Its file comes from ``LOOPSAFE_TEST_QUEUE``; its lease from ``LOOPSAFE_TEST_LEASE``.
+Its file (or PostgreSQL URL) comes from ``LOOPSAFE_TEST_QUEUE``; its lease from
+``LOOPSAFE_TEST_LEASE``.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import os
 
 from loopsafe import Queue
 from loopsafe.stores.queue import current_job
+from tests.stores.queue.helpers import fetchval
 
 queue = Queue(
     os.environ.get("LOOPSAFE_TEST_QUEUE", "jobs.db"),
@@ -29,9 +31,10 @@ async def limited(pause: float) -> int:
     """Returns how many jobs with its key were running (in any process) while it ran."""
     seen = 0
     for _ in range(3):
-        running = await queue.database.fetchval(
+        running = await fetchval(
+            queue,
             "SELECT count(*) FROM loopsafe_jobs WHERE state = 'running'"
-            " AND concurrency_key = 'shared'"
+            " AND concurrency_key = 'shared'",
         )
         seen = max(seen, int(running))
         await asyncio.sleep(pause / 3)

@@ -1,4 +1,5 @@
-"""Several worker processes on one file, a worker killed with kill -9, the worker command."""
+"""Several worker processes on one file (or PostgreSQL schema), a worker killed with kill -9,
+the worker command."""
 
 from __future__ import annotations
 
@@ -15,12 +16,13 @@ import pytest
 from loopsafe import Queue
 from loopsafe.stores.queue import JobState
 
-from .helpers import state_of, wait_until
+from ..conftest import Backend
+from .helpers import fetchval, state_of, wait_until
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def producer(path: Path, lease: float = 30.0) -> Queue:
+def producer(path: str, lease: float = 30.0) -> Queue:
     """A queue with the task names of ``app.py`` (their bodies run in the workers)."""
     queue = Queue(path, lease=lease, poll_interval=0.05)
 
@@ -40,10 +42,11 @@ def producer(path: Path, lease: float = 30.0) -> Queue:
 
 
 class Workers:
-    def __init__(self, path: Path, lease: float) -> None:
+    def __init__(self, target: str, lease: float) -> None:
+        self.target = target
         self.env = {
             **os.environ,
-            "LOOPSAFE_TEST_QUEUE": str(path),
+            "LOOPSAFE_TEST_QUEUE": target,
             "LOOPSAFE_TEST_LEASE": str(lease),
             "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
         }
@@ -89,24 +92,22 @@ class Workers:
 
 
 @pytest.fixture
-def workers(tmp_path: Path) -> Iterator[Workers]:
-    w = Workers(tmp_path / "jobs.db", lease=2.0)
+def workers(backend: Backend) -> Iterator[Workers]:
+    w = Workers(backend.target("jobs"), lease=2.0)
     yield w
     w.close()
 
 
 async def count(queue: Queue, state: JobState) -> int:
     return int(
-        await queue.database.fetchval(
-            "SELECT count(*) FROM loopsafe_jobs WHERE state = ?", (state.value,)
-        )
+        await fetchval(queue, "SELECT count(*) FROM loopsafe_jobs WHERE state = ?", state.value)
     )
 
 
 async def test_several_worker_processes_share_one_file_and_its_concurrency_limits(
-    tmp_path: Path, workers: Workers
+    workers: Workers,
 ) -> None:
-    async with producer(tmp_path / "jobs.db", lease=2.0) as queue:
+    async with producer(workers.target, lease=2.0) as queue:
         for _ in range(3):
             workers.start("--concurrency", "4")
         work = queue.tasks["work"]
@@ -124,8 +125,8 @@ async def test_several_worker_processes_share_one_file_and_its_concurrency_limit
         assert [proc.wait(timeout=30) for proc in workers.procs] == [0, 0, 0]
 
 
-async def test_a_worker_killed_mid_batch_loses_no_job(tmp_path: Path, workers: Workers) -> None:
-    async with producer(tmp_path / "jobs.db", lease=2.0) as queue:
+async def test_a_worker_killed_mid_batch_loses_no_job(workers: Workers) -> None:
+    async with producer(workers.target, lease=2.0) as queue:
         work = queue.tasks["work"]
         ids = await queue.enqueue_many([work.job(n=n, pause=0.01) for n in range(400)])
         victim = workers.start("--concurrency", "16")
@@ -146,9 +147,9 @@ async def test_a_worker_killed_mid_batch_loses_no_job(tmp_path: Path, workers: W
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 async def test_the_worker_command_stops_gracefully_on_a_signal_and_hands_jobs_back(
-    tmp_path: Path, workers: Workers, sig: signal.Signals
+    workers: Workers, sig: signal.Signals
 ) -> None:
-    async with producer(tmp_path / "jobs.db") as queue:
+    async with producer(workers.target) as queue:
         job_id = await queue.enqueue("until_stopped")
         proc = workers.start("--concurrency", "2", "--grace", "0.3")
         await wait_until(lambda: _is(queue, job_id, JobState.RUNNING))
