@@ -130,9 +130,11 @@ class PostgresFlagsBackend:
             return
         if self._listener is None or self._listener.is_closed():
             try:
-                await self.listen()
-            except Error as exc:
-                log.warning("flags listener unavailable, polling instead: %s", exc)
+                # Bounded by the poll interval: a server that drops packets must not
+                # stretch the polling fallback to the connect timeout.
+                await asyncio.wait_for(self.listen(), timeout)
+            except (Error, TimeoutError) as exc:
+                log.warning("flags listener unavailable, polling instead: %r", exc)
         try:
             await asyncio.wait_for(self._heard.wait(), timeout)
         except TimeoutError:
