@@ -33,6 +33,7 @@ __all__ = [
     "ScheduleError",
     "SchemaVersionError",
     "SerializationError",
+    "ServerError",
     "StoreError",
     "TransactionError",
     "UnknownTaskError",
@@ -151,6 +152,16 @@ class ClosedError(Error):
 
 class StoreError(Error):
     """A store (Cache, Flags, Queue) was used wrongly: not opened yet, bad arguments, ..."""
+
+
+class ServerError(Error):
+    """The database server behind a store (PostgreSQL) failed the call or dropped the
+    connection: a restart, a network cut, a server-side error. The call's transaction was
+    rolled back by the server.
+
+    Retry later; the store reconnects by itself, and its background work (sweeps, flag
+    refreshes) keeps retrying.
+    """
 
 
 class SchemaVersionError(StoreError):

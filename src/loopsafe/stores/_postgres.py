@@ -7,17 +7,22 @@ asyncpg is natively async (no thread hop per call) and an optional dependency
 
 from __future__ import annotations
 
+import functools
 import importlib
+from collections.abc import Callable, Coroutine
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-from loopsafe.errors import CannotOpenError
+from loopsafe.errors import CannotOpenError, Error, ServerError
 from loopsafe.stores._target import PostgresTarget
 
 if TYPE_CHECKING:
     import asyncpg
 
-__all__ = ["asyncpg_module", "connect", "open_pool"]
+__all__ = ["asyncpg_module", "connect", "open_pool", "server_errors"]
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 CONNECT_TIMEOUT = 10.0  # seconds; asyncpg's default is 60, too long to learn a typo
 
@@ -72,3 +77,31 @@ async def connect(target: PostgresTarget) -> asyncpg.Connection[asyncpg.Record]:
     except (OSError, TimeoutError, apg.PostgresError, apg.InterfaceError) as e:
         raise CannotOpenError(f"can't open {target.describe()}: {e}") from e
     return conn
+
+
+def server_errors(
+    method: Callable[P, Coroutine[Any, Any, T]],
+) -> Callable[P, Coroutine[Any, Any, T]]:
+    """Wrap a backend method so the server's failures reach callers as loopsafe's
+    :class:`~loopsafe.ServerError` (the driver's own exception as its ``__cause__``), as
+    the SQLite backends' reach them as loopsafe errors. loopsafe's errors, cancellation and
+    the timeouts a caller asked for pass through unchanged."""
+
+    @functools.wraps(method)
+    async def call(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return await method(*args, **kwargs)
+        except Error:
+            raise
+        except _driver_errors() as e:
+            if isinstance(e, TimeoutError):
+                raise
+            raise ServerError(f"the PostgreSQL server failed the call: {e!r}") from e
+
+    return call
+
+
+@functools.cache
+def _driver_errors() -> tuple[type[Exception], ...]:
+    apg = asyncpg_module()
+    return (OSError, apg.PostgresError, apg.InterfaceError)

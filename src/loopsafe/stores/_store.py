@@ -20,7 +20,7 @@ from loopsafe.engine import Database
 from loopsafe.engine import open as open_database
 from loopsafe.errors import ClosedError, StoreError
 from loopsafe.stores import _pgschema
-from loopsafe.stores._postgres import open_pool
+from loopsafe.stores._postgres import open_pool, server_errors
 from loopsafe.stores._schema import migrate
 from loopsafe.stores._target import PostgresTarget, StoreTarget, Target, parse_target
 
@@ -74,7 +74,8 @@ class Store:
         Idempotent: opening an open store returns at once. Raises
         :class:`~loopsafe.SchemaVersionError` for a file (or PostgreSQL schema) newer than
         this code, :class:`~loopsafe.CannotOpenError` for a PostgreSQL server that can't be
-        reached or refuses the login,
+        reached or refuses the login, :class:`~loopsafe.ServerError` when it fails a
+        migration (a missing privilege),
         :class:`~loopsafe.CorruptError` for a file that is not SQLite,
         :class:`~loopsafe.CannotOpenError` for a path that can't be opened,
         :class:`~loopsafe.ClosedError` after :meth:`close`. A cancelled open closes what it
@@ -115,7 +116,9 @@ class Store:
         assert self.postgres_migrations is not None  # refused at construction
         pool = await open_pool(target)
         try:
-            await _pgschema.migrate(pool, target.schema, self.schema, self.postgres_migrations)
+            await server_errors(_pgschema.migrate)(
+                pool, target.schema, self.schema, self.postgres_migrations
+            )
             self._pool = pool
             await self._opened()
         except BaseException:
@@ -168,7 +171,7 @@ class Store:
             assert self.postgres_migrations is not None  # refused at construction
             pool = await open_pool(dataclasses.replace(postgres, pool_size=1))
             try:
-                return await _pgschema.migrate(
+                return await server_errors(_pgschema.migrate)(
                     pool, postgres.schema, self.schema, self.postgres_migrations
                 )
             finally:
@@ -186,10 +189,11 @@ class Store:
         Returns ``None`` once it answered. Raises :class:`StoreError` before :meth:`open`,
         :class:`~loopsafe.ClosedError` after :meth:`close`, :class:`TimeoutError` (on SQLite
         :class:`~loopsafe.DeadlineError`) when no answer came within ``timeout`` seconds —
-        the query is then stopped — and the server's error when PostgreSQL can't be reached.
+        the query is then stopped — and :class:`~loopsafe.ServerError` when PostgreSQL fails
+        the call.
         """
         if self._pool is not None:
-            await self._pool.fetchval("SELECT 1", timeout=timeout)
+            await server_errors(self._pool.fetchval)("SELECT 1", timeout=timeout)
         else:
             await self.database.fetchval("SELECT 1", timeout=timeout)
 

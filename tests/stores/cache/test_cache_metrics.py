@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from prometheus_client import CollectorRegistry, generate_latest
 
 from loopsafe import Cache, Flags
 from loopsafe.stores import metrics
 
+from ..conftest import Backend
 
-async def test_stats_are_read_at_scrape_time(tmp_path: Path) -> None:
+
+async def test_stats_are_read_at_scrape_time(backend: Backend) -> None:
     registry = CollectorRegistry()
-    async with Cache(tmp_path / "c.db") as cache, Flags(tmp_path / "f.db") as flags:
+    async with Cache(backend.target("c")) as cache, Flags(backend.target("f")) as flags:
         metrics.attach(cache, registry, name="pages")
         metrics.attach(flags, registry, name="features")
         await cache.set("k", b"12345")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
 from openfeature import api
@@ -15,10 +14,12 @@ from openfeature.flag_evaluation import Reason
 from loopsafe import Flags
 from loopsafe.stores.flags.openfeature import FlagsProvider
 
+from ..conftest import Backend
+
 
 @pytest.fixture
-async def flags(tmp_path: Path) -> AsyncIterator[Flags]:
-    async with Flags(tmp_path / "f.db", random=lambda: 0.99) as f:
+async def flags(backend: Backend) -> AsyncIterator[Flags]:
+    async with Flags(backend.target("f"), random=lambda: 0.99) as f:
         yield f
 
 

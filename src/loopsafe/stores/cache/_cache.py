@@ -62,6 +62,9 @@ class Cache(Store):
       :meth:`get_or_set` — how long it holds at most, and how often a process waiting for
       another process's fill looks for the value.
     - ``sweep_interval`` (60 s): how often expired entries are removed in the background.
+    - On PostgreSQL a cancelled call cancels its statement on the server and rolls back
+      its transaction; a server that fails the call or drops the connection raises
+      :class:`~loopsafe.ServerError` (the pool reconnects for the next call).
     - ``unlogged`` (PostgreSQL only, default false): create the tables UNLOGGED — writes
       skip the write-ahead log, but the server empties them after a crash and standbys
       never see them. Chosen when the tables are created; opening them the other way

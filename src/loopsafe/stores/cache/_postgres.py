@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
 from loopsafe.errors import StoreError, ValueTypeError
+from loopsafe.stores._postgres import server_errors
 from loopsafe.stores.cache._backend import Entry, Maintenance, Row
 from loopsafe.stores.cache._serializers import JSON
 
@@ -213,6 +214,7 @@ class PostgresCacheBackend:
         self._set_one = _INSERT_ONE + _KEEP_PLACE[eviction]
         self._set_many = _INSERT_MANY + _KEEP_PLACE[eviction]
 
+    @server_errors
     async def check_persistence(self, unlogged: bool) -> None:
         """Raise :class:`~loopsafe.StoreError` if the tables were created the other way."""
         found = await self._pool.fetchval(_PERSISTENCE)
@@ -224,19 +226,23 @@ class PostgresCacheBackend:
                 f"loopsafe_cache_tags and loopsafe_cache_totals SET {want}"
             )
 
+    @server_errors
     async def get(self, namespace: str, key: str) -> Row | None:
         return _row(await self._pool.fetchrow(_GET, namespace, key))
 
+    @server_errors
     async def get_many(self, namespace: str, keys: Sequence[str]) -> dict[str, Row]:
         rows = await self._pool.fetch(_GET_MANY, namespace, list(keys))
         return {r[0]: Row(r[1], r[2], r[3], r[4]) for r in rows}
 
+    @server_errors
     async def set(self, namespace: str, entry: Entry, tags: Sequence[str]) -> None:
         if not tags:
             await self._pool.execute(self._set_one, namespace, *_values(entry))
             return
         await self.set_many(namespace, [entry], tags)
 
+    @server_errors
     async def set_many(self, namespace: str, entries: Sequence[Entry], tags: Sequence[str]) -> None:
         if not entries:
             return
@@ -247,15 +253,18 @@ class PostgresCacheBackend:
                 ids = [r[0] for r in await conn.fetch(_IDS, namespace, columns[0])]
                 await conn.execute(_TAG, list(tags), ids)
 
+    @server_errors
     async def add(self, namespace: str, entry: Entry, now: float) -> bool:
         status = await self._pool.execute(
             self._set_one + _ADD_WHERE, namespace, *_values(entry), now
         )
         return _count(status) > 0
 
+    @server_errors
     async def delete(self, namespace: str, key: str) -> Row | None:
         return _row(await self._pool.fetchrow(_DELETE, namespace, key))
 
+    @server_errors
     async def incr(
         self, namespace: str, key: str, delta: int, entry_if_absent: Entry, now: float
     ) -> int:
@@ -279,23 +288,29 @@ class PostgresCacheBackend:
             await conn.execute(_REPLACE_VALUE, namespace, key, str(value).encode())
             return value
 
+    @server_errors
     async def expire(self, namespace: str, key: str, expires_at: float | None, now: float) -> bool:
         return _count(await self._pool.execute(_EXPIRE, expires_at, namespace, key, now)) > 0
 
+    @server_errors
     async def clear(self, namespace: str) -> int:
         return _count(await self._pool.execute(_CLEAR, namespace))
 
+    @server_errors
     async def delete_tag(self, namespace: str, tag: str) -> int:
         return _count(await self._pool.execute(_DELETE_TAG, namespace, tag))
 
+    @server_errors
     async def try_lock(
         self, namespace: str, key: str, owner: str, until: float, now: float
     ) -> bool:
         return _count(await self._pool.execute(_LOCK, namespace, key, owner, until, now)) > 0
 
+    @server_errors
     async def unlock(self, namespace: str, key: str, owner: str) -> None:
         await self._pool.execute(_UNLOCK, namespace, key, owner)
 
+    @server_errors
     async def maintain(
         self, now: float, *, max_entries: int | None, max_bytes: int | None, batch: int
     ) -> Maintenance:
@@ -323,6 +338,7 @@ class PostgresCacheBackend:
                 evicted += removed
             return Maintenance(entries, size, expired, evicted)
 
+    @server_errors
     async def totals(self) -> tuple[int, int]:
         async with self._pool.acquire() as conn:
             return await _totals(conn)

@@ -36,7 +36,8 @@ class Flags(Store):
     change made through this object — so on SQLite another process's change is seen within
     about ``refresh_interval``. On PostgreSQL a change also NOTIFYs every other process, whose
     snapshot reloads as soon as it commits; the poll remains as the fallback when the
-    listener's connection is lost.
+    listener's connection is lost. There, a server that fails a call raises
+    :class:`~loopsafe.ServerError`, and checks keep answering from the last snapshot.
 
     - ``random``: the source of :attr:`Flag.percentage_of_time` draws, a callable returning
       a float in [0, 1) (``random.random``); tests pass their own.

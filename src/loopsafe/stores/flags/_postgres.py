@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from loopsafe.errors import Error
-from loopsafe.stores._postgres import connect
+from loopsafe.stores._postgres import connect, server_errors
 from loopsafe.stores._target import PostgresTarget
 from loopsafe.stores.flags._flag import AuditEntry, Flag
 
@@ -94,6 +94,7 @@ class PostgresFlagsBackend:
         self._heard = asyncio.Event()
         self._latest = -1  # the highest version a notification announced
 
+    @server_errors
     async def listen(self) -> None:
         """Start listening for changes (again, after a lost connection). Raises
         :class:`~loopsafe.CannotOpenError` when the server can't be reached."""
@@ -118,6 +119,7 @@ class PostgresFlagsBackend:
             self._latest += 1  # not ours to parse: still a reason to look
         self._heard.set()
 
+    @server_errors
     async def version(self) -> int:
         return int(await self._pool.fetchval(_VERSION))
 
@@ -128,14 +130,17 @@ class PostgresFlagsBackend:
             return
         if self._listener is None or self._listener.is_closed():
             try:
-                await self.listen()
-            except Error as exc:
-                log.warning("flags listener unavailable, polling instead: %s", exc)
+                # Bounded by the poll interval: a server that drops packets must not
+                # stretch the polling fallback to the connect timeout.
+                await asyncio.wait_for(self.listen(), timeout)
+            except (Error, TimeoutError) as exc:
+                log.warning("flags listener unavailable, polling instead: %r", exc)
         try:
             await asyncio.wait_for(self._heard.wait(), timeout)
         except TimeoutError:
             pass  # no notification: the caller polls the version anyway
 
+    @server_errors
     async def load(self) -> tuple[int, dict[str, Flag]]:
         async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
             # One snapshot for the version and the rows.
@@ -143,10 +148,12 @@ class PostgresFlagsBackend:
             rows = await conn.fetch(_ALL)
         return version, {name: Flag.from_json(name, gates) for name, gates in rows}
 
+    @server_errors
     async def get(self, name: str) -> Flag | None:
         gates = await self._pool.fetchval(_GET, name)
         return None if gates is None else Flag.from_json(name, gates)
 
+    @server_errors
     async def change(
         self,
         name: str,
@@ -177,6 +184,7 @@ class PostgresFlagsBackend:
                 await conn.execute(_NOTIFY, self._channel, str(version))
             return version, before, after
 
+    @server_errors
     async def audit(self, name: str, limit: int) -> list[AuditEntry]:
         rows = await self._pool.fetch(_HISTORY, name, limit)
         return [
