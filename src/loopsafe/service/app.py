@@ -46,8 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         async with AsyncExitStack() as stack:
             cache_store = await stack.enter_async_context(Cache(settings.store_target("cache")))
             flag_store = await stack.enter_async_context(Flags(settings.store_target("flags")))
-            await stack.enter_async_context(built.queue)
-            stack.push_async_callback(built.close)  # after the worker stops, before the queue
+            await stack.enter_async_context(built.queue)  # closes the deliveries with it
             # Read at scrape time: hit ratio, evictions, queue depth per state, oldest ready.
             for store in (cache_store, flag_store, built.queue):
                 attach_store_metrics(store, name="service")

@@ -6,9 +6,11 @@ runs one separately (it reads the same ``LOOPSAFE_*`` settings, so it finds the 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
+from loopsafe.errors import ClosedError
 from loopsafe.service.deliveries import Deliveries
 from loopsafe.service.handlers import Handler, load_handler
 from loopsafe.service.settings import Settings
@@ -27,6 +29,11 @@ class Jobs:
         self.queue = Queue(settings.store_target("queue"), lease=settings.job_lease)
         self.handler: Handler = load_handler(settings.webhook_handler)
         self._deliveries: Deliveries | None = None
+        self._opening: asyncio.Lock | None = None  # made on the loop, at first use
+        self._closed = False
+        # Closed with the queue, however the queue is closed: by the server's lifespan or
+        # by `loopsafe worker`, which knows only the queue.
+        self.queue.on_close(self.close)
         self.process_delivery = self.queue.task(
             name="process_delivery",
             max_attempts=settings.job_attempts,
@@ -35,17 +42,31 @@ class Jobs:
 
     async def deliveries(self) -> Deliveries:
         """The deliveries table beside the queue's jobs: on its file, or in its PostgreSQL
-        schema (the queue must be open)."""
-        if self._deliveries is None:
-            if self.queue.backend == "postgresql":
-                where = self.queue.postgres
-                joiner = "&" if "?" in where.dsn else "?"
-                # A small pool of its own: most of its writes go on the queue's connection.
-                target = f"{where.dsn}{joiner}schema={where.schema}&pool_size=2"
-                self._deliveries = await Deliveries(target).open()
-            else:
-                self._deliveries = await Deliveries(self.queue.database).open()
+        schema. Opened on first use, once however many tasks ask at the same time; closed
+        when the queue closes.
+
+        Raises :class:`~loopsafe.StoreError` before the queue is open,
+        :class:`~loopsafe.ClosedError` after it closed, and what opening the table raises.
+        A cancelled first call leaves nothing open (the next call opens it).
+        """
+        if self._deliveries is not None:
+            return self._deliveries
+        async with self._lock():
+            if self._closed:
+                raise ClosedError("the service's jobs are closed (their queue closed)")
+            if self._deliveries is None:
+                self._deliveries = await self._open_deliveries()
         return self._deliveries
+
+    async def _open_deliveries(self) -> Deliveries:
+        if self.queue.backend == "postgresql":
+            self.queue.pool  # noqa: B018 - raises the right error: not open yet, or closed
+            where = self.queue.postgres
+            joiner = "&" if "?" in where.dsn else "?"
+            # A small pool of its own: most of its writes go on the queue's connection.
+            target = f"{where.dsn}{joiner}schema={where.schema}&pool_size=2"
+            return await Deliveries(target).open()
+        return await Deliveries(self.queue.database).open()
 
     async def accept(self, source: str, delivery_id: str, body: bytes, now: float) -> int | None:
         """Store a delivery and enqueue its job in one transaction; the job's id, or
@@ -68,10 +89,18 @@ class Jobs:
             return job_id
 
     async def close(self) -> None:
-        """Close the deliveries table if it opened its own pool (PostgreSQL)."""
-        deliveries, self._deliveries = self._deliveries, None
-        if deliveries is not None:
-            await deliveries.close()
+        """Close the deliveries table (its own pool, on PostgreSQL). Idempotent; the queue
+        calls it as it closes, after its workers stopped."""
+        async with self._lock():  # waits for an open in progress, so nothing is left open
+            self._closed = True
+            deliveries, self._deliveries = self._deliveries, None
+            if deliveries is not None:
+                await deliveries.close()
+
+    def _lock(self) -> asyncio.Lock:
+        if self._opening is None:
+            self._opening = asyncio.Lock()
+        return self._opening
 
     async def _process(self, source: str, delivery_id: str) -> None:
         deliveries = await self.deliveries()

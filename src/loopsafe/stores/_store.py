@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
@@ -64,6 +64,7 @@ class Store:
         self._owns_db = False
         self._lock: asyncio.Lock | None = None
         self._closed = False
+        self._on_close: list[Callable[[], Awaitable[None]]] = []
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -127,28 +128,56 @@ class Store:
             raise
 
     async def close(self) -> None:
-        """Stop the store's own work and close its Database (or PostgreSQL pool) if the
-        store opened it.
+        """Stop the store's own work, run the :meth:`on_close` callbacks, and close its
+        Database (or PostgreSQL pool) if the store opened it.
 
         Idempotent. A shared Database stays open. Calls made after ``close`` raise
-        :class:`~loopsafe.ClosedError`.
+        :class:`~loopsafe.ClosedError`. A callback that raises does not keep the others, or
+        the store's own Database or pool, from closing; its exception is raised once they
+        are closed (the first one, if several raised).
         """
+        if self._closed:
+            return
         self._closed = True
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            try:
-                await self._closing()
-            finally:
-                await pool.close()
-            return
-        db, self._db = self._db, None
-        if db is None:
-            return
         try:
-            await self._closing()
+            try:
+                if self.is_open:
+                    await self._closing()
+            finally:
+                await self._run_close_callbacks()
         finally:
-            if self._owns_db:
+            pool, self._pool = self._pool, None
+            db, self._db = self._db, None
+            if pool is not None:
+                await pool.close()
+            elif db is not None and self._owns_db:
                 await db.close()
+
+    def on_close(self, callback: Callable[[], Awaitable[None]]) -> None:
+        """Have :meth:`close` await ``callback()`` — for resources that live beside the
+        store and must not outlive it (a table of the application's on the store's file or
+        schema, with a pool of its own).
+
+        Callbacks run after the store's own work has stopped (a queue's workers have
+        finished or handed their jobs back) and before its Database or pool closes, so they
+        may still use it; the last registered runs first. Each runs once. Raises
+        :class:`~loopsafe.ClosedError` once the store is closed (the callback would never
+        run).
+        """
+        if self._closed:
+            raise ClosedError(f"this {type(self).__name__} is closed; its close callbacks ran")
+        self._on_close.append(callback)
+
+    async def _run_close_callbacks(self) -> None:
+        callbacks, self._on_close = self._on_close, []
+        failure: BaseException | None = None
+        for callback in reversed(callbacks):
+            try:
+                await callback()
+            except BaseException as e:  # the others still run; the first is raised after
+                failure = failure or e
+        if failure is not None:
+            raise failure
 
     async def __aenter__(self) -> Self:
         return await self.open()
