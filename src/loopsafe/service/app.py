@@ -28,6 +28,7 @@ from loopsafe.service.settings import Settings
 from loopsafe.service.state import Service
 from loopsafe.stores import Cache, Flags
 from loopsafe.stores.metrics import attach as attach_store_metrics
+from loopsafe.stores.metrics import attach_lanes
 
 __all__ = ["create_app"]
 
@@ -50,6 +51,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # Read at scrape time: hit ratio, evictions, queue depth per state, oldest ready.
             for store in (cache_store, flag_store, built.queue):
                 attach_store_metrics(store, name="service")
+                if store.backend == "sqlite":  # a Database's lanes (PostgreSQL has a pool)
+                    attach_lanes(store.database, name=store.schema)
             app.state.service = Service(
                 settings, cache_store, flag_store, built, await built.deliveries()
             )
