@@ -37,13 +37,17 @@ class Schema:
         return conn
 
     @asynccontextmanager
-    async def backend(self, listen: bool = True) -> AsyncIterator[PostgresBackend]:
+    async def backend(
+        self, listen: bool = True, lock_timeout: float = 5.0
+    ) -> AsyncIterator[PostgresBackend]:
         pool: asyncpg.Pool[asyncpg.Record] = await asyncpg.create_pool(
             self.dsn, min_size=1, max_size=4, server_settings=self.settings
         )
         try:
             await _pgschema.migrate(pool, self.name, "queue", PG_MIGRATIONS)
-            backend = PostgresBackend(pool, self.connect if listen else None, self.name)
+            backend = PostgresBackend(
+                pool, self.connect if listen else None, self.name, lock_timeout=lock_timeout
+            )
             await backend.start()
             try:
                 yield backend

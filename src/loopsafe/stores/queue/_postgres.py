@@ -10,9 +10,15 @@ shared server needs instead of one writer lock:
   so two hosts can never both see room for the last slot;
 - wake-ups come from ``LISTEN`` on one dedicated connection (reconnected when it drops;
   while it is down workers fall back to polling every ``poll_interval``);
-- ``enqueue`` can run on a connection the caller passes, inside the caller's transaction.
+- ``enqueue`` can run on a connection the caller passes, inside the caller's transaction;
+- a claim waits at most ``lock_timeout`` for a row lock (a job row another transaction
+  holds and never lets go of: an open session of an operator's, a stuck client), then
+  fails with :class:`~loopsafe.BusyError` and the worker tries again; the rows it would
+  claim that another transaction holds are skipped, as SKIP LOCKED does for plain jobs.
 
-All statements take parameters; none is built from values.
+The server's failures reach callers as :class:`~loopsafe.ServerError` (the driver's
+exception as its cause), as on the other stores. All statements take parameters; none is
+built from values.
 """
 
 from __future__ import annotations
@@ -24,7 +30,8 @@ from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
-from loopsafe.errors import CannotOpenError
+from loopsafe.errors import BusyError, CannotOpenError
+from loopsafe.stores._postgres import server_errors
 from loopsafe.stores.queue._backend import Heartbeat, Recovered, StateCounts
 from loopsafe.stores.queue._job import Claimed, JobState, NewJob, Outcome
 from loopsafe.stores.queue._pg_schema import CHANNEL
@@ -114,9 +121,14 @@ WITH plain AS (
         WHERE r.state = 'running' AND r.concurrency_key = c.k
     ) <= n
 ), picked AS (
-    SELECT id FROM (SELECT * FROM plain UNION ALL SELECT * FROM keyed) AS b
-    ORDER BY priority DESC, run_at, id
-    LIMIT $3
+    -- Keyed rows were ranked without locks (a window can't lock): lock them here, and
+    -- pass over any that another transaction holds rather than wait for it.
+    SELECT id FROM loopsafe_jobs WHERE id IN (
+        SELECT id FROM (SELECT * FROM plain UNION ALL SELECT * FROM keyed) AS b
+        ORDER BY priority DESC, run_at, id
+        LIMIT $3
+    )
+    FOR UPDATE SKIP LOCKED
 )
 UPDATE loopsafe_jobs AS j
 SET state = 'running', attempts = j.attempts + 1, lease_until = $4,
@@ -196,6 +208,8 @@ _OLDEST = f"""
 SELECT min(run_at) FROM loopsafe_jobs WHERE {_WAITING} AND run_at <= $1
 """
 
+# How long a claim may wait for a row lock (recording outcomes), by default.
+LOCK_TIMEOUT = 5.0
 # How long to wait before reconnecting a dropped listening connection, at most.
 _RECONNECT_MAX = 5.0
 # How often an idle listening connection is checked, and how long the check may take.
@@ -219,7 +233,8 @@ class PostgresBackend:
     """:class:`~loopsafe.stores.queue.QueueBackend` on an asyncpg pool.
 
     ``connect`` opens the dedicated ``LISTEN`` connection (with the same settings as the
-    pool's, so it sees the same schema). Call :meth:`start` once on the running loop before
+    pool's, so it sees the same schema); ``lock_timeout`` (seconds) bounds a claim's wait
+    for a row lock. Call :meth:`start` once on the running loop before
     use and :meth:`close` after; without :meth:`start` the backend works by polling alone.
     """
 
@@ -228,8 +243,15 @@ class PostgresBackend:
         pool: asyncpg.Pool[asyncpg.Record],
         connect: Connector | None = None,
         schema: str | None = None,
+        lock_timeout: float = LOCK_TIMEOUT,
     ) -> None:
+        if not lock_timeout > 0:
+            raise ValueError(
+                f"lock_timeout must be a positive number of seconds, not {lock_timeout!r}"
+            )
         self._pool = pool
+        # SET takes no parameters; the value is a number of milliseconds we made.
+        self._set_lock_timeout = f"SET LOCAL lock_timeout = {max(1, round(lock_timeout * 1000))}"
         self._connect = connect
         self._schema = schema
         self._generation = 0
@@ -325,6 +347,7 @@ class PostgresBackend:
 
     # -- operations ------------------------------------------------------------------------
 
+    @server_errors
     async def enqueue(
         self, jobs: Sequence[NewJob], now: float, connection: Connection | None = None
     ) -> list[int]:
@@ -384,6 +407,7 @@ class PostgresBackend:
                     break
         return ids
 
+    @server_errors
     async def get(self, job_id: int) -> dict[str, Any] | None:
         row = await self._pool.fetchrow(
             f"SELECT {_COLUMNS} FROM loopsafe_jobs WHERE id = $1",
@@ -391,6 +415,7 @@ class PostgresBackend:
         )
         return None if row is None else dict(row)
 
+    @server_errors
     async def list_jobs(
         self, state: str | None, queue: str | None, before: int | None, limit: int, now: float
     ) -> list[dict[str, Any]]:
@@ -415,6 +440,7 @@ class PostgresBackend:
         rows = await self._pool.fetch(sql, *args)
         return [dict(r) for r in rows]
 
+    @server_errors
     async def claim(
         self,
         queues: Sequence[str] | None,
@@ -425,14 +451,22 @@ class PostgresBackend:
         outcomes: Sequence[Outcome] = (),
     ) -> tuple[list[Claimed], list[int]]:
         names = None if queues is None else list(queues)
-        async with self._pool.acquire() as conn, conn.transaction():
-            recorded = await _record(conn, outcomes, now)
-            if limit <= 0:
-                return [], recorded
-            keys = [r[0] for r in await conn.fetch(_READY_KEYS, now, names)]
-            rows = await conn.fetch(_CLAIM, now, names, limit, lease_until, worker, keys)
+        try:
+            async with self._pool.acquire() as conn, conn.transaction():
+                await conn.execute(self._set_lock_timeout)
+                recorded = await _record(conn, outcomes, now)
+                if limit <= 0:
+                    return [], recorded
+                keys = [r[0] for r in await conn.fetch(_READY_KEYS, now, names)]
+                rows = await conn.fetch(_CLAIM, now, names, limit, lease_until, worker, keys)
+        except asyncpg.LockNotAvailableError as e:
+            raise BusyError(
+                "a claim waited past its lock_timeout for a job row another transaction "
+                "holds; nothing was recorded or claimed (the worker tries again)"
+            ) from e
         return [Claimed(*r) for r in rows], recorded
 
+    @server_errors
     async def heartbeat(self, tokens: dict[int, int], lease_until: float) -> Heartbeat:
         rows = await self._pool.fetch(
             _HEARTBEAT, lease_until, list(tokens.keys()), list(tokens.values())
@@ -441,36 +475,44 @@ class PostgresBackend:
         stop = frozenset(int(r[0]) for r in rows if r[1])
         return Heartbeat(stop, frozenset(tokens.keys() - held))
 
+    @server_errors
     async def recover(self, now: float) -> Recovered:
         states = [r[0] for r in await self._pool.fetch(_RECOVER, now)]
         dead = states.count(JobState.DEAD.value)
         return Recovered(retried=len(states) - dead, dead=dead)
 
+    @server_errors
     async def cancel(self, job_id: int, now: float) -> bool:
         return _affected(await self._pool.execute(_CANCEL, job_id, now)) == 1
 
+    @server_errors
     async def request_stop(self, job_id: int) -> bool:
         return _affected(await self._pool.execute(_STOP, job_id)) == 1
 
+    @server_errors
     async def retry(self, job_id: int, now: float) -> bool:
         try:
             return _affected(await self._pool.execute(_RETRY, job_id, now)) == 1
         except asyncpg.UniqueViolationError:
             return False  # another job holds its unique key now
 
+    @server_errors
     async def set_paused(self, queue: str, paused: bool) -> None:
         await self._pool.execute(_PAUSE, queue, paused)
 
+    @server_errors
     async def paused(self) -> frozenset[str]:
         rows = await self._pool.fetch("SELECT name FROM loopsafe_queues WHERE paused")
         return frozenset(r[0] for r in rows)
 
+    @server_errors
     async def prune(self, finished_before: float, limit: int) -> int:
         async with self._pool.acquire() as conn, conn.transaction():
             deleted = _affected(await conn.execute(_PRUNE, finished_before, limit))
             await conn.execute(_PRUNE_CRON, finished_before)
         return deleted
 
+    @server_errors
     async def counts(self, now: float) -> StateCounts:
         async with self._pool.acquire() as conn:
             depth = {(q, s): int(n) for q, s, n in await conn.fetch(_COUNTS)}

@@ -20,7 +20,14 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
-from loopsafe.errors import BusyError, DeadlineError, OverloadedError, PayloadError, QueueError
+from loopsafe.errors import (
+    BusyError,
+    DeadlineError,
+    OverloadedError,
+    PayloadError,
+    QueueError,
+    ServerError,
+)
 from loopsafe.stores.queue._backend import QueueBackend
 from loopsafe.stores.queue._context import JobContext, done, running
 from loopsafe.stores.queue._job import Claimed, JobState, NewJob, Outcome
@@ -136,8 +143,11 @@ class Worker:
     async def run(self) -> None:
         """Run jobs until :meth:`stop` (or cancellation, which stops as gracefully).
 
-        Raises the queue's errors if it is not open, and the engine's if the file fails
-        (after handing back what it can)."""
+        A busy file, a backed-up lane or a PostgreSQL server that fails or goes away
+        (:class:`~loopsafe.ServerError`) does not stop it: it logs, waits up to a
+        ``poll_interval`` and claims again, keeping the outcomes not yet recorded. Raises
+        the queue's errors if it is not open, and the engine's if the file fails (after
+        handing back what it can)."""
         rt = self._rt = self._resolve()
         self._done = asyncio.Event()
         rt.workers.add(self)
@@ -174,9 +184,11 @@ class Worker:
                 room = self.concurrency - len(self._running)
                 try:
                     claimed = await self._exchange(rt, room)
-                except (BusyError, OverloadedError, DeadlineError) as e:
-                    # Another process holds the file's write lock, or this process's
-                    # writes are backed up: try again shortly rather than give up.
+                except (BusyError, OverloadedError, DeadlineError, ServerError) as e:
+                    # Another process holds the file's write lock (or a job row), this
+                    # process's writes are backed up, or the PostgreSQL server is away:
+                    # try again shortly rather than give up. The outcomes not recorded
+                    # are kept for the next try.
                     log.warning("worker %s: claim failed (%s); retrying", self.name, e)
                     await asyncio.sleep(min(1.0, rt.poll_interval))
                     continue
