@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from loopsafe.engine import Database
 from loopsafe.stores import Store
+from loopsafe.stores._postgres import server_errors
 
 __all__ = ["Deliveries", "Delivery", "DeliveryState", "Page"]
 
@@ -88,7 +89,12 @@ class Page:
 
 class Deliveries(Store):
     """The deliveries table: on the queue's Database (given to it, never closed by it), or
-    on the queue's PostgreSQL URL (its own small pool, closed with it)."""
+    on the queue's PostgreSQL URL (its own small pool, closed with it).
+
+    Its calls raise the stores' errors: on SQLite the engine's, on PostgreSQL
+    :class:`~loopsafe.ServerError` when the server fails the call or is away (the
+    driver's exception as its cause). A bad URL (a port out of range, ...) is an
+    :class:`~loopsafe.ArgumentError` at construction."""
 
     schema = "service_deliveries"
     migrations = MIGRATIONS
@@ -104,7 +110,7 @@ class Deliveries(Store):
         PostgreSQL ``connection`` (an asyncpg connection) is where it is written, so it
         joins that connection's transaction."""
         if self.backend == "postgresql":
-            status = await (connection or self.pool).execute(
+            status = await server_errors((connection or self.pool).execute)(
                 "INSERT INTO service_deliveries (source, id, received_at, body)"
                 " VALUES ($1, $2, $3, $4) ON CONFLICT (source, id) DO NOTHING",
                 source,
@@ -132,7 +138,7 @@ class Deliveries(Store):
     ) -> None:
         # ``column`` is one of two constants above, never input.
         if self.backend == "postgresql":
-            await (connection or self.pool).execute(
+            await server_errors((connection or self.pool).execute)(
                 f"UPDATE service_deliveries SET {column} = $1 WHERE source = $2 AND id = $3",
                 value,
                 source,
@@ -146,7 +152,7 @@ class Deliveries(Store):
 
     async def get(self, source: str, msg_id: str) -> Delivery | None:
         if self.backend == "postgresql":
-            row = await self.pool.fetchrow(
+            row = await server_errors(self.pool.fetchrow)(
                 f"SELECT {_COLUMNS} FROM service_deliveries WHERE source = $1 AND id = $2",
                 source,
                 msg_id,
@@ -165,7 +171,7 @@ class Deliveries(Store):
         before = decode_cursor(cursor) if cursor else None
         rows: Any
         if self.backend == "postgresql":
-            rows = await self.pool.fetch(
+            rows = await server_errors(self.pool.fetch)(
                 f"SELECT {_COLUMNS}, seq FROM service_deliveries"
                 " WHERE source = $1 AND ($2::bigint IS NULL OR seq < $2)"
                 " ORDER BY seq DESC LIMIT $3",

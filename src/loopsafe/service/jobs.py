@@ -15,6 +15,7 @@ from loopsafe.service.deliveries import Deliveries
 from loopsafe.service.handlers import Handler, load_handler
 from loopsafe.service.settings import Settings
 from loopsafe.stores import Queue
+from loopsafe.stores._postgres import server_errors
 from loopsafe.stores.queue import Retry, current_job
 
 __all__ = ["Jobs"]
@@ -71,21 +72,29 @@ class Jobs:
     async def accept(self, source: str, delivery_id: str, body: bytes, now: float) -> int | None:
         """Store a delivery and enqueue its job in one transaction; the job's id, or
         ``None`` (nothing written) for a delivery already received. Raises the stores'
-        errors; a cancel before the commit leaves neither."""
+        errors (:class:`~loopsafe.ServerError` when PostgreSQL fails the call; then
+        neither was written); a cancel before the commit leaves neither."""
         deliveries = await self.deliveries()
-        args = {"source": source, "delivery_id": delivery_id}
         if self.queue.backend == "postgresql":
-            async with self.queue.pool.acquire() as conn, conn.transaction():
-                if not await deliveries.insert(source, delivery_id, body, now, conn):
-                    return None
-                job_id = await self.queue.enqueue("process_delivery", args, connection=conn)
-                await deliveries.set_job(source, delivery_id, job_id, conn)
-                return job_id
+            return await self._accept_postgres(deliveries, source, delivery_id, body, now)
+        args = {"source": source, "delivery_id": delivery_id}
         async with self.queue.database.transaction():
             if not await deliveries.insert(source, delivery_id, body, now):
                 return None
             job_id = await self.queue.enqueue("process_delivery", args)
             await deliveries.set_job(source, delivery_id, job_id)
+            return job_id
+
+    @server_errors  # the pool's checkout and the transaction's end fail raw otherwise
+    async def _accept_postgres(
+        self, deliveries: Deliveries, source: str, delivery_id: str, body: bytes, now: float
+    ) -> int | None:
+        args = {"source": source, "delivery_id": delivery_id}
+        async with self.queue.pool.acquire() as conn, conn.transaction():
+            if not await deliveries.insert(source, delivery_id, body, now, conn):
+                return None
+            job_id = await self.queue.enqueue("process_delivery", args, connection=conn)
+            await deliveries.set_job(source, delivery_id, job_id, conn)
             return job_id
 
     async def close(self) -> None:

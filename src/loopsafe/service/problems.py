@@ -23,6 +23,7 @@ from loopsafe.errors import (
     ClosedError,
     DeadlineError,
     OverloadedError,
+    ServerError,
     StoreError,
 )
 
@@ -125,6 +126,15 @@ def install_problem_handlers(app: FastAPI, *, retry_after: int = 1) -> None:
             503, "overloaded; retry later", headers={"Retry-After": str(retry_after)}
         )
 
+    async def unavailable(request: Request, exc: Exception) -> Response:
+        # The database server is away or failed the call (its words stay in the log).
+        log.warning("database server error: %s", exc)
+        return problem_response(
+            503,
+            "a database server is unavailable; retry later",
+            headers={"Retry-After": str(retry_after)},
+        )
+
     async def deadline(request: Request, exc: Exception) -> Response:
         return problem_response(504, "the call took too long and was stopped")
 
@@ -144,6 +154,7 @@ def install_problem_handlers(app: FastAPI, *, retry_after: int = 1) -> None:
     app.add_exception_handler(RequestValidationError, invalid)
     for cls in (OverloadedError, BusyError, ClosedError):
         app.add_exception_handler(cls, overloaded)
+    app.add_exception_handler(ServerError, unavailable)
     app.add_exception_handler(DeadlineError, deadline)
     app.add_exception_handler(StoreError, store_error)
     app.add_exception_handler(Exception, unexpected)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from loopsafe.engine import Database
+from loopsafe.errors import ArgumentError
 
 __all__ = ["PostgresTarget", "Target", "parse_target"]
 
@@ -30,10 +31,9 @@ class PostgresTarget:
 
     def describe(self) -> str:
         parts = urlsplit(self.dsn)
-        host = parts.hostname or "localhost"
-        port = f":{parts.port}" if parts.port else ""
+        hosts = parts.netloc.rpartition("@")[2] or "localhost"  # h:5432, or h1:5432,h2
         user = f"{parts.username}@" if parts.username else ""  # never the password
-        return f"postgresql://{user}{host}{port}{parts.path} (schema {self.schema})"
+        return f"postgresql://{user}{hosts}{parts.path} (schema {self.schema})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +65,8 @@ def parse_target(target: StoreTarget) -> Target:
     schema of the store's tables, default ``public``; ``pool_size=`` the connections the
     store opens, default 10) or an open :class:`~loopsafe.Database`. Raises
     :class:`ValueError` for an empty path, a bad option or a URL whose scheme no backend
-    serves.
+    serves, and :class:`~loopsafe.ArgumentError` (a ValueError) for a PostgreSQL port that
+    is not a number from 1 to 65535.
     """
     if isinstance(target, Database):
         return Target("sqlite", database=target)
@@ -98,6 +99,7 @@ def parse_target(target: StoreTarget) -> Target:
 
 def _postgres(url: str, text: str) -> PostgresTarget:
     parts = urlsplit(url)
+    _check_ports(parts.netloc, text)
     schema, pool_size, rest = "public", 10, []
     for name, value in parse_qsl(parts.query, keep_blank_values=True):
         if name == "schema":
@@ -115,6 +117,24 @@ def _postgres(url: str, text: str) -> PostgresTarget:
             rest.append((name, value))
     dsn = urlunsplit(("postgresql", parts.netloc, parts.path, urlencode(rest), parts.fragment))
     return PostgresTarget(dsn, schema, pool_size)
+
+
+def _check_ports(netloc: str, text: str) -> None:
+    # The driver would take a port of 0 or 70000 and fail later, as a connection error
+    # that hides the typo; several hosts (h1:5432,h2:5433) each name their own port.
+    hosts = netloc.rpartition("@")[2]
+    for host in hosts.split(","):
+        if host.startswith("["):  # [::1]:5432
+            port = host.partition("]")[2].removeprefix(":") if "]:" in host else ""
+        else:
+            port = host.rpartition(":")[2] if ":" in host else ""
+        if port == "":
+            continue  # no port: the default, 5432
+        if not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
+            raise ArgumentError(
+                f"port {port!r} in {_redact(text)!r}: a PostgreSQL port is a whole number "
+                f"from 1 to 65535 (or leave it out for 5432)"
+            )
 
 
 def _redact(text: str) -> str:
