@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from loopsafe.engine import Database
 from loopsafe.stores import Store
-from loopsafe.stores._postgres import server_errors
+from loopsafe.stores._postgres import affected, server_errors
 
 __all__ = ["Deliveries", "Delivery", "DeliveryState", "Page"]
 
@@ -118,7 +118,7 @@ class Deliveries(Store):
                 now,
                 body,
             )
-            return bool(status == "INSERT 0 1")
+            return affected(status) == 1
         result = await self.database.execute(
             "INSERT INTO service_deliveries (source, id, received_at, body) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (source, id) DO NOTHING",

@@ -19,7 +19,7 @@ from loopsafe.stores._target import PostgresTarget
 if TYPE_CHECKING:
     import asyncpg
 
-__all__ = ["asyncpg_module", "connect", "open_pool", "server_errors"]
+__all__ = ["affected", "asyncpg_module", "connect", "driver_errors", "open_pool", "server_errors"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -93,7 +93,7 @@ def server_errors(
             return await method(*args, **kwargs)
         except Error:
             raise
-        except _driver_errors() as e:
+        except driver_errors() as e:
             if isinstance(e, TimeoutError):
                 raise
             raise ServerError(f"the PostgreSQL server failed the call: {e!r}") from e
@@ -102,6 +102,12 @@ def server_errors(
 
 
 @functools.cache
-def _driver_errors() -> tuple[type[Exception], ...]:
+def driver_errors() -> tuple[type[Exception], ...]:
+    """What asyncpg raises when the server fails a call or the connection is lost."""
     apg = asyncpg_module()
     return (OSError, apg.PostgresError, apg.InterfaceError)
+
+
+def affected(status: str) -> int:
+    """The row count of a command status such as ``UPDATE 3`` or ``INSERT 0 1``."""
+    return int(status.rsplit(" ", 1)[-1])

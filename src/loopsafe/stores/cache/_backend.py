@@ -55,6 +55,19 @@ class Maintenance:
     evicted: int
 
 
+def surplus(entries: int, size: int, max_entries: int | None, max_bytes: int | None) -> int:
+    """How many rows to evict next for ``entries`` rows of ``size`` bytes to fit the
+    bounds; 0 when they fit. How many rows the bytes need isn't known up front: it is
+    guessed from the mean size (rounding up), so a backend evicts, looks again, and asks
+    again."""
+    over_entries = entries - max_entries if max_entries is not None else 0
+    over_bytes = size - max_bytes if max_bytes is not None else 0
+    if over_entries <= 0 and over_bytes <= 0:
+        return 0
+    mean = max(1, size // max(1, entries))
+    return max(over_entries, -(-over_bytes // mean), 1)
+
+
 class CacheBackend(Protocol):
     """Storage for :class:`~loopsafe.Cache`. Every method is one round trip (or one
     transaction); a read never writes. ``namespace`` partitions keys."""

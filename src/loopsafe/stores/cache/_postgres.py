@@ -23,8 +23,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
 from loopsafe.errors import StoreError, ValueTypeError
-from loopsafe.stores._postgres import server_errors
-from loopsafe.stores.cache._backend import Entry, Maintenance, Row
+from loopsafe.stores._postgres import affected, server_errors
+from loopsafe.stores.cache._backend import Entry, Maintenance, Row, surplus
 from loopsafe.stores.cache._serializers import JSON
 
 if TYPE_CHECKING:
@@ -192,11 +192,6 @@ _PERSISTENCE = "SELECT relpersistence::text FROM pg_class WHERE oid = 'loopsafe_
 Eviction = Literal["least-recently-stored", "fifo"]
 
 
-def _count(status: str) -> int:
-    """Rows a command touched, from its status tag ("INSERT 0 1", "DELETE 3")."""
-    return int(status.rsplit(" ", 1)[1])
-
-
 def _row(found: asyncpg.Record | None) -> Row | None:
     if found is None:
         return None
@@ -258,7 +253,7 @@ class PostgresCacheBackend:
         status = await self._pool.execute(
             self._set_one + _ADD_WHERE, namespace, *_values(entry), now
         )
-        return _count(status) > 0
+        return affected(status) > 0
 
     @server_errors
     async def delete(self, namespace: str, key: str) -> Row | None:
@@ -290,21 +285,21 @@ class PostgresCacheBackend:
 
     @server_errors
     async def expire(self, namespace: str, key: str, expires_at: float | None, now: float) -> bool:
-        return _count(await self._pool.execute(_EXPIRE, expires_at, namespace, key, now)) > 0
+        return affected(await self._pool.execute(_EXPIRE, expires_at, namespace, key, now)) > 0
 
     @server_errors
     async def clear(self, namespace: str) -> int:
-        return _count(await self._pool.execute(_CLEAR, namespace))
+        return affected(await self._pool.execute(_CLEAR, namespace))
 
     @server_errors
     async def delete_tag(self, namespace: str, tag: str) -> int:
-        return _count(await self._pool.execute(_DELETE_TAG, namespace, tag))
+        return affected(await self._pool.execute(_DELETE_TAG, namespace, tag))
 
     @server_errors
     async def try_lock(
         self, namespace: str, key: str, owner: str, until: float, now: float
     ) -> bool:
-        return _count(await self._pool.execute(_LOCK, namespace, key, owner, until, now)) > 0
+        return affected(await self._pool.execute(_LOCK, namespace, key, owner, until, now)) > 0
 
     @server_errors
     async def unlock(self, namespace: str, key: str, owner: str) -> None:
@@ -317,21 +312,13 @@ class PostgresCacheBackend:
         async with self._pool.acquire() as conn, conn.transaction():
             # One pass at a time across hosts: two would each evict the same surplus.
             await conn.execute("SELECT pg_advisory_xact_lock($1, 0)", _LOCK_CLASS)
-            expired = _count(await conn.execute(_EXPIRED, now, batch))
+            expired = affected(await conn.execute(_EXPIRED, now, batch))
             await conn.execute(_EXPIRED_LOCKS, now)
             await conn.execute(_FOLD)
             entries, size = await _totals(conn)
             evicted = 0
-            while True:
-                over_entries = entries - max_entries if max_entries is not None else 0
-                over_bytes = size - max_bytes if max_bytes is not None else 0
-                if over_entries <= 0 and over_bytes <= 0:
-                    break
-                # As on SQLite: guess the rows the bytes need from the mean size, evict,
-                # look again.
-                mean = max(1, size // max(1, entries))
-                n = max(over_entries, -(-over_bytes // mean), 1)
-                removed = _count(await conn.execute(_EVICT, n))
+            while n := surplus(entries, size, max_entries, max_bytes):
+                removed = affected(await conn.execute(_EVICT, n))
                 entries, size = await _totals(conn)
                 if removed == 0:
                     break  # nothing left to evict

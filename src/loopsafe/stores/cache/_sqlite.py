@@ -17,7 +17,7 @@ from typing import Literal
 from loopsafe.engine import Database
 from loopsafe.errors import ValueTypeError
 from loopsafe.stores._rows import as_tuple, check_rows
-from loopsafe.stores.cache._backend import Entry, Maintenance, Row
+from loopsafe.stores.cache._backend import Entry, Maintenance, Row, surplus
 from loopsafe.stores.cache._serializers import JSON
 
 __all__ = ["MIGRATIONS", "SQLiteCacheBackend"]
@@ -258,15 +258,7 @@ class SQLiteCacheBackend:
             conn.execute(_EXPIRED_LOCKS, (now,))
             entries, size = as_tuple(conn.execute(_TOTALS).fetchone())
             evicted = 0
-            while True:
-                over_entries = entries - max_entries if max_entries is not None else 0
-                over_bytes = size - max_bytes if max_bytes is not None else 0
-                if over_entries <= 0 and over_bytes <= 0:
-                    break
-                # How many rows the bytes need isn't known up front: guess from the mean
-                # size (rounding up), evict, look again.
-                mean = max(1, size // max(1, entries))
-                n = max(over_entries, -(-over_bytes // mean), 1)
+            while n := surplus(entries, size, max_entries, max_bytes):
                 removed = conn.execute(_EVICT, (n,)).rowcount
                 entries, size = as_tuple(conn.execute(_TOTALS).fetchone())
                 if removed == 0:

@@ -31,10 +31,11 @@ from typing import TYPE_CHECKING, Any
 import asyncpg
 
 from loopsafe.errors import BusyError, CannotOpenError
-from loopsafe.stores._postgres import server_errors
+from loopsafe.stores._postgres import affected, driver_errors, server_errors
 from loopsafe.stores.queue._backend import Heartbeat, Recovered, StateCounts
 from loopsafe.stores.queue._job import Claimed, JobState, NewJob, Outcome
 from loopsafe.stores.queue._pg_schema import CHANNEL
+from loopsafe.stores.queue._wakeups import Wakeups
 
 __all__ = ["PostgresBackend"]
 
@@ -215,21 +216,10 @@ _RECONNECT_MAX = 5.0
 # How often an idle listening connection is checked, and how long the check may take.
 _CHECK_EVERY = 15.0
 _CHECK_TIMEOUT = 5.0
-_UNREACHABLE = (
-    OSError,
-    TimeoutError,
-    asyncpg.PostgresError,
-    asyncpg.InterfaceError,
-    CannotOpenError,
-)
+_UNREACHABLE: tuple[type[Exception], ...] = (TimeoutError, CannotOpenError, *driver_errors())
 
 
-def _affected(status: str) -> int:
-    """The row count of a command status such as ``UPDATE 3``."""
-    return int(status.rsplit(" ", 1)[-1])
-
-
-class PostgresBackend:
+class PostgresBackend(Wakeups):
     """:class:`~loopsafe.stores.queue.QueueBackend` on an asyncpg pool.
 
     ``connect`` opens the dedicated ``LISTEN`` connection (with the same settings as the
@@ -249,13 +239,12 @@ class PostgresBackend:
             raise ValueError(
                 f"lock_timeout must be a positive number of seconds, not {lock_timeout!r}"
             )
+        super().__init__()  # wake-ups: notify() here, and every NOTIFY the listener hears
         self._pool = pool
         # SET takes no parameters; the value is a number of milliseconds we made.
         self._set_lock_timeout = f"SET LOCAL lock_timeout = {max(1, round(lock_timeout * 1000))}"
         self._connect = connect
         self._schema = schema
-        self._generation = 0
-        self._changed: asyncio.Event | None = None
         self._listener: asyncpg.Connection[asyncpg.Record] | None = None
         self._supervisor: asyncio.Task[None] | None = None
         self._dropped: asyncio.Event | None = None
@@ -308,7 +297,7 @@ class PostgresBackend:
             self._listener = conn
             delay = 0.05
             # Work may have arrived while nobody listened: wake the workers to look.
-            self._wake()
+            self.notify()
             await self._until_dropped(conn)
             await self._drop_listener()
             self.reconnects += 1
@@ -338,12 +327,7 @@ class PostgresBackend:
 
     def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
         if self._schema is None or payload == self._schema:
-            self._wake()
-
-    def _wake(self) -> None:
-        self._generation += 1
-        if self._changed is not None:
-            self._changed.set()
+            self.notify()
 
     # -- operations ------------------------------------------------------------------------
 
@@ -483,16 +467,16 @@ class PostgresBackend:
 
     @server_errors
     async def cancel(self, job_id: int, now: float) -> bool:
-        return _affected(await self._pool.execute(_CANCEL, job_id, now)) == 1
+        return affected(await self._pool.execute(_CANCEL, job_id, now)) == 1
 
     @server_errors
     async def request_stop(self, job_id: int) -> bool:
-        return _affected(await self._pool.execute(_STOP, job_id)) == 1
+        return affected(await self._pool.execute(_STOP, job_id)) == 1
 
     @server_errors
     async def retry(self, job_id: int, now: float) -> bool:
         try:
-            return _affected(await self._pool.execute(_RETRY, job_id, now)) == 1
+            return affected(await self._pool.execute(_RETRY, job_id, now)) == 1
         except asyncpg.UniqueViolationError:
             return False  # another job holds its unique key now
 
@@ -508,7 +492,7 @@ class PostgresBackend:
     @server_errors
     async def prune(self, finished_before: float, limit: int) -> int:
         async with self._pool.acquire() as conn, conn.transaction():
-            deleted = _affected(await conn.execute(_PRUNE, finished_before, limit))
+            deleted = affected(await conn.execute(_PRUNE, finished_before, limit))
             await conn.execute(_PRUNE_CRON, finished_before)
         return deleted
 
@@ -518,29 +502,6 @@ class PostgresBackend:
             depth = {(q, s): int(n) for q, s, n in await conn.fetch(_COUNTS)}
             oldest = await conn.fetchval(_OLDEST, now)
         return StateCounts(depth, None if oldest is None else float(oldest))
-
-    # -- wake-ups: in-process at once, other processes through NOTIFY --------------------
-
-    def notify(self) -> None:
-        self._wake()
-
-    @property
-    def generation(self) -> int:
-        """Bumped by every :meth:`notify` and every notification the listener hears."""
-        return self._generation
-
-    async def wait_for_jobs(self, timeout: float, seen: int | None = None) -> None:
-        if seen is not None and seen != self._generation:
-            return
-        if self._changed is None:
-            self._changed = asyncio.Event()
-        self._changed.clear()
-        if seen is not None and seen != self._generation:
-            return
-        try:
-            await asyncio.wait_for(self._changed.wait(), timeout)
-        except TimeoutError:
-            pass
 
 
 async def _record(conn: Connection, outcomes: Sequence[Outcome], now: float) -> list[int]:

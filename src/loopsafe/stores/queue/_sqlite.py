@@ -7,7 +7,6 @@ inside a caller's ``transaction()`` block the engine runs them in that transacti
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
 from collections.abc import Sequence
@@ -16,6 +15,7 @@ from typing import Any
 from loopsafe.engine import Database
 from loopsafe.stores.queue._backend import Heartbeat, Recovered, StateCounts
 from loopsafe.stores.queue._job import Claimed, JobState, NewJob, Outcome
+from loopsafe.stores.queue._wakeups import Wakeups
 
 __all__ = ["SQLiteBackend"]
 
@@ -184,13 +184,15 @@ def _cursor(conn: sqlite3.Connection) -> sqlite3.Cursor:
     return cur
 
 
-class SQLiteBackend:
-    """:class:`~loopsafe.stores.queue.QueueBackend` on a loopsafe :class:`Database`."""
+class SQLiteBackend(Wakeups):
+    """:class:`~loopsafe.stores.queue.QueueBackend` on a loopsafe :class:`Database`.
+
+    Wake-ups are in-process only (:class:`Wakeups`): other processes' jobs are found by
+    polling."""
 
     def __init__(self, db: Database) -> None:
+        super().__init__()
         self._db = db
-        self._generation = 0
-        self._changed: asyncio.Event | None = None
 
     async def enqueue(self, jobs: Sequence[NewJob], now: float) -> list[int]:
         if all(j.unique_key is None and j.cron_tick is None for j in jobs):
@@ -388,32 +390,6 @@ class SQLiteBackend:
             return StateCounts(depth, float(min(found)) if found else None)
 
         return await self._db.read(counts, wait=True)
-
-    # -- wake-ups: in-process only (other processes are found by polling) ---------------------
-
-    def notify(self) -> None:
-        self._generation += 1
-        if self._changed is not None:
-            self._changed.set()
-
-    @property
-    def generation(self) -> int:
-        """Bumped by every :meth:`notify`; a worker reads it *before* it claims, so an
-        enqueue that lands between its claim and its wait is never missed."""
-        return self._generation
-
-    async def wait_for_jobs(self, timeout: float, seen: int | None = None) -> None:
-        if seen is not None and seen != self._generation:
-            return
-        if self._changed is None:
-            self._changed = asyncio.Event()
-        self._changed.clear()
-        if seen is not None and seen != self._generation:
-            return
-        try:
-            await asyncio.wait_for(self._changed.wait(), timeout)
-        except TimeoutError:
-            pass
 
 
 def _record(cur: sqlite3.Cursor, outcomes: Sequence[Outcome], now: float) -> list[int]:
