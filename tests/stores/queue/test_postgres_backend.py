@@ -267,7 +267,7 @@ async def test_a_commit_in_another_process_wakes_a_waiting_worker(schema: Schema
 async def test_the_listener_reconnects_after_its_connection_is_killed(schema: Schema) -> None:
     async with schema.backend() as waiter, schema.backend(listen=False) as other:
         await _until_listening(waiter)
-        pid = waiter._listener.get_server_pid()  # type: ignore[union-attr]
+        pid = waiter._listener.server_pid  # type: ignore[union-attr]
         conn = await schema.connect()
         try:
             await conn.execute("SELECT pg_terminate_backend($1)", pid)

@@ -5,18 +5,18 @@ process's listener hears of it the moment it commits and its snapshot refreshes 
 Notifications are a wake-up, never the data: the listener only says "look now", and
 :meth:`PostgresFlagsBackend.wait` still returns after ``timeout`` without one, so a lost
 listener (a server restart, a dropped connection) degrades to polling, never to a stale
-snapshot; the listener is re-made at the next wait.
+snapshot, while a :class:`~loopsafe.stores._listener.Listener` makes it again in the
+background (and says "look now" once it is back).
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from loopsafe.errors import Error
+from loopsafe.stores._listener import Listener
 from loopsafe.stores._postgres import connect, server_errors
 from loopsafe.stores._target import PostgresTarget
 from loopsafe.stores.flags._flag import AuditEntry, Flag
@@ -25,8 +25,6 @@ if TYPE_CHECKING:
     import asyncpg
 
 __all__ = ["MIGRATIONS", "PostgresFlagsBackend", "channel"]
-
-log = logging.getLogger("loopsafe.flags")
 
 MIGRATIONS = (
     """
@@ -88,33 +86,27 @@ class PostgresFlagsBackend:
 
     def __init__(self, pool: asyncpg.Pool[asyncpg.Record], target: PostgresTarget) -> None:
         self._pool = pool
-        self._target = target
         self._channel = channel(target.schema)
-        self._listener: asyncpg.Connection[asyncpg.Record] | None = None
         self._heard = asyncio.Event()
         self._latest = -1  # the highest version a notification announced
+        # Made again after a drop: a change may have been missed meanwhile, so look then.
+        self._listener = Listener(
+            lambda: connect(target), self._channel, self._notified, self._heard.set
+        )
 
     @server_errors
     async def listen(self) -> None:
-        """Start listening for changes (again, after a lost connection). Raises
+        """Start listening for changes, connected before it returns (a change committed
+        from then on is heard), and kept up after. Raises
         :class:`~loopsafe.CannotOpenError` when the server can't be reached."""
-        await self.stop()
-        conn = await connect(self._target)
-        try:
-            await conn.add_listener(self._channel, self._notified)
-        except BaseException:
-            await conn.close()
-            raise
-        self._listener = conn
+        await self._listener.start(connect_now=True)
 
     async def stop(self) -> None:
-        conn, self._listener = self._listener, None
-        if conn is not None and not conn.is_closed():
-            await conn.close()
+        await self._listener.close()
 
-    def _notified(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
+    def _notified(self, payload: str) -> None:
         try:
-            self._latest = max(self._latest, int(str(payload)))
+            self._latest = max(self._latest, int(payload))
         except ValueError:
             self._latest += 1  # not ours to parse: still a reason to look
         self._heard.set()
@@ -128,13 +120,6 @@ class PostgresFlagsBackend:
         self._heard.clear()
         if self._latest > version:
             return
-        if self._listener is None or self._listener.is_closed():
-            try:
-                # Bounded by the poll interval: a server that drops packets must not
-                # stretch the polling fallback to the connect timeout.
-                await asyncio.wait_for(self.listen(), timeout)
-            except (Error, TimeoutError) as exc:
-                log.warning("flags listener unavailable, polling instead: %r", exc)
         try:
             await asyncio.wait_for(self._heard.wait(), timeout)
         except TimeoutError:

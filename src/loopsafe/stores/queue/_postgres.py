@@ -23,15 +23,14 @@ built from values.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
-from loopsafe.errors import BusyError, CannotOpenError
-from loopsafe.stores._postgres import affected, driver_errors, server_errors
+from loopsafe.errors import BusyError
+from loopsafe.stores._listener import Listener
+from loopsafe.stores._postgres import affected, server_errors
 from loopsafe.stores.queue._backend import Heartbeat, Recovered, StateCounts
 from loopsafe.stores.queue._job import Claimed, JobState, NewJob, Outcome
 from loopsafe.stores.queue._pg_schema import CHANNEL
@@ -211,21 +210,16 @@ SELECT min(run_at) FROM loopsafe_jobs WHERE {_WAITING} AND run_at <= $1
 
 # How long a claim may wait for a row lock (recording outcomes), by default.
 LOCK_TIMEOUT = 5.0
-# How long to wait before reconnecting a dropped listening connection, at most.
-_RECONNECT_MAX = 5.0
-# How often an idle listening connection is checked, and how long the check may take.
-_CHECK_EVERY = 15.0
-_CHECK_TIMEOUT = 5.0
-_UNREACHABLE: tuple[type[Exception], ...] = (TimeoutError, CannotOpenError, *driver_errors())
 
 
 class PostgresBackend(Wakeups):
     """:class:`~loopsafe.stores.queue.QueueBackend` on an asyncpg pool.
 
     ``connect`` opens the dedicated ``LISTEN`` connection (with the same settings as the
-    pool's, so it sees the same schema); ``lock_timeout`` (seconds) bounds a claim's wait
-    for a row lock. Call :meth:`start` once on the running loop before
-    use and :meth:`close` after; without :meth:`start` the backend works by polling alone.
+    pool's, so it sees the same schema; kept up by a :class:`~loopsafe.stores._listener.
+    Listener`); ``lock_timeout`` (seconds) bounds a claim's wait for a row lock. Call
+    :meth:`start` once on the running loop before use and :meth:`close` after; without
+    :meth:`start` (or without ``connect``) the backend works by polling alone.
     """
 
     def __init__(
@@ -243,89 +237,36 @@ class PostgresBackend(Wakeups):
         self._pool = pool
         # SET takes no parameters; the value is a number of milliseconds we made.
         self._set_lock_timeout = f"SET LOCAL lock_timeout = {max(1, round(lock_timeout * 1000))}"
-        self._connect = connect
         self._schema = schema
-        self._listener: asyncpg.Connection[asyncpg.Record] | None = None
-        self._supervisor: asyncio.Task[None] | None = None
-        self._dropped: asyncio.Event | None = None
-        self._closing = False
-        self.reconnects = 0
+        # Each time it is (re)made, work may have arrived while nobody listened: look.
+        self._listener = (
+            None if connect is None else Listener(connect, CHANNEL, self._heard, self.notify)
+        )
 
     # -- lifecycle of the listening connection -------------------------------------------
 
     async def start(self) -> None:
         """Start listening (in a background task that reconnects after a drop)."""
-        if self._connect is None or self._supervisor is not None:
-            return
-        self._dropped = asyncio.Event()
-        self._supervisor = asyncio.create_task(self._listen_forever())
+        if self._listener is not None:
+            await self._listener.start()
 
     async def close(self) -> None:
         """Stop listening and close the listening connection. Idempotent."""
-        self._closing = True
-        task, self._supervisor = self._supervisor, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        await self._drop_listener()
+        if self._listener is not None:
+            await self._listener.close()
 
     @property
     def listening(self) -> bool:
         """Whether the ``LISTEN`` connection is up now."""
-        conn = self._listener
-        return conn is not None and not conn.is_closed()
+        return self._listener is not None and self._listener.listening
 
-    async def _listen_forever(self) -> None:
-        assert self._connect is not None
-        assert self._dropped is not None
-        delay = 0.05
-        while not self._closing:
-            self._dropped.clear()  # before connecting, so an early drop is not missed
-            conn: asyncpg.Connection[asyncpg.Record] | None = None
-            try:
-                conn = await self._connect()
-                conn.add_termination_listener(lambda _c: self._on_drop())
-                await conn.add_listener(CHANNEL, self._on_notify)
-            except _UNREACHABLE:
-                # The server is away: poll meanwhile, try again later.
-                if conn is not None:
-                    conn.terminate()
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, _RECONNECT_MAX)
-                continue
-            self._listener = conn
-            delay = 0.05
-            # Work may have arrived while nobody listened: wake the workers to look.
-            self.notify()
-            await self._until_dropped(conn)
-            await self._drop_listener()
-            self.reconnects += 1
+    @property
+    def reconnects(self) -> int:
+        """How many times the ``LISTEN`` connection was lost (and made again)."""
+        return 0 if self._listener is None else self._listener.reconnects
 
-    async def _until_dropped(self, conn: asyncpg.Connection[asyncpg.Record]) -> None:
-        # A peer that vanished without closing the socket is never reported: ask now and
-        # then, so a dead listener is replaced within a check, not never.
-        assert self._dropped is not None
-        while not self._dropped.is_set():
-            try:
-                await asyncio.wait_for(self._dropped.wait(), _CHECK_EVERY)
-            except TimeoutError:
-                try:
-                    await conn.fetchval("SELECT 1", timeout=_CHECK_TIMEOUT)
-                except _UNREACHABLE:
-                    return
-
-    def _on_drop(self) -> None:
-        if self._dropped is not None:
-            self._dropped.set()
-
-    async def _drop_listener(self) -> None:
-        conn, self._listener = self._listener, None
-        if conn is not None and not conn.is_closed():
-            with contextlib.suppress(Exception):
-                await conn.close(timeout=2)
-
-    def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
+    def _heard(self, payload: str) -> None:
+        # One channel for every schema's queue: wake only for this one's.
         if self._schema is None or payload == self._schema:
             self.notify()
 
