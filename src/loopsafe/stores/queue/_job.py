@@ -84,6 +84,25 @@ class NewJob:
     concurrency_limit: int | None = None
     cron_tick: float | None = None
 
+    def row(self, now: float) -> tuple[object, ...]:
+        """The values both backends insert, in their ``INSERT``'s column order: queue,
+        task, payload, state (scheduled while ``run_at`` is ahead of ``now``), priority,
+        run_at, max_attempts, unique_key, concurrency_key, concurrency_limit, created_at."""
+        state = JobState.SCHEDULED if self.run_at > now else JobState.QUEUED
+        return (
+            self.queue,
+            self.task,
+            self.payload,
+            state.value,
+            self.priority,
+            self.run_at,
+            self.max_attempts,
+            self.unique_key,
+            self.concurrency_key,
+            self.concurrency_limit,
+            now,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Claimed:

@@ -307,22 +307,9 @@ class PostgresBackend(Wakeups):
             ):
                 ids.append(0)
                 continue
-            state = JobState.SCHEDULED if job.run_at > now else JobState.QUEUED
+            values = job.row(now)
             while True:
-                new_id = await conn.fetchval(
-                    _INSERT_ONE,
-                    job.queue,
-                    job.task,
-                    job.payload,
-                    state.value,
-                    job.priority,
-                    job.run_at,
-                    job.max_attempts,
-                    job.unique_key,
-                    job.concurrency_key,
-                    job.concurrency_limit,
-                    now,
-                )
+                new_id = await conn.fetchval(_INSERT_ONE, *values)
                 if new_id is None:
                     # The key is held: the holder's id, unless it finished meanwhile (then
                     # the insert goes through on the next turn).

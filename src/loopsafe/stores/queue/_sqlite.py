@@ -232,23 +232,7 @@ class SQLiteBackend(Wakeups):
                     if row is not None:
                         ids.append(int(row[0]))
                         continue
-                state = JobState.SCHEDULED if job.run_at > now else JobState.QUEUED
-                row = cur.execute(
-                    _INSERT,
-                    (
-                        job.queue,
-                        job.task,
-                        job.payload,
-                        state.value,
-                        job.priority,
-                        job.run_at,
-                        job.max_attempts,
-                        job.unique_key,
-                        job.concurrency_key,
-                        job.concurrency_limit,
-                        now,
-                    ),
-                ).fetchone()
+                row = cur.execute(_INSERT, job.row(now)).fetchone()
                 ids.append(int(row[0]))
             return ids
 
