@@ -206,3 +206,13 @@ async def test_a_change_in_another_process_is_seen_after_a_refresh(tmp_path: Pat
         assert await flags.refresh()
         assert flags.is_enabled("from-child", "u1")
         assert [e.by for e in await flags.audit("from-child")] == ["child"]
+
+
+def test_an_audit_entry_round_trips_through_its_stored_row() -> None:
+    from loopsafe.stores.flags._flag import AuditEntry, Flag
+
+    after = Flag(name="f", enabled=True, actors=frozenset({"u1"}))
+    entry = AuditEntry(flag="f", at=12.5, by="ops", before=None, after=after)
+    flag, at, by, before, stored = entry.row()
+    assert (flag, at, by, before) == ("f", 12.5, "ops", None)
+    assert AuditEntry.from_row(flag, at, by, before, stored) == entry

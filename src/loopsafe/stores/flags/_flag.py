@@ -117,3 +117,23 @@ class AuditEntry:
     by: str | None
     before: Flag | None
     after: Flag | None
+
+    def row(self) -> tuple[str, float, str | None, str | None, str | None]:
+        """The audit table's columns (flag, at, by, before, after; gates as JSON), as both
+        backends store them."""
+        before = None if self.before is None else self.before.to_json()
+        after = None if self.after is None else self.after.to_json()
+        return (self.flag, self.at, self.by, before, after)
+
+    @classmethod
+    def from_row(
+        cls, flag: str, at: float, by: str | None, before: str | None, after: str | None
+    ) -> AuditEntry:
+        """The entry a stored row (as :meth:`row` wrote it) describes."""
+        return cls(
+            flag=flag,
+            at=at,
+            by=by,
+            before=None if before is None else Flag.from_json(flag, before),
+            after=None if after is None else Flag.from_json(flag, after),
+        )

@@ -156,14 +156,7 @@ class PostgresFlagsBackend:
                     await conn.execute(_DELETE, name)
                 else:
                     await conn.execute(_PUT, name, after.to_json())
-                await conn.execute(
-                    _AUDIT,
-                    name,
-                    at,
-                    by,
-                    None if before is None else before.to_json(),
-                    None if after is None else after.to_json(),
-                )
+                await conn.execute(_AUDIT, *AuditEntry(name, at, by, before, after).row())
                 version = int(await conn.fetchval(_BUMP))
                 # Delivered when (and only if) this transaction commits.
                 await conn.execute(_NOTIFY, self._channel, str(version))
@@ -172,13 +165,4 @@ class PostgresFlagsBackend:
     @server_errors
     async def audit(self, name: str, limit: int) -> list[AuditEntry]:
         rows = await self._pool.fetch(_HISTORY, name, limit)
-        return [
-            AuditEntry(
-                flag=name,
-                at=at,
-                by=by,
-                before=None if before is None else Flag.from_json(name, before),
-                after=None if after is None else Flag.from_json(name, after),
-            )
-            for at, by, before, after in reversed(rows)
-        ]
+        return [AuditEntry.from_row(name, *row) for row in reversed(rows)]

@@ -101,16 +101,7 @@ class SQLiteFlagsBackend:
                     conn.execute(_DELETE, (name,))
                 else:
                     conn.execute(_PUT, (name, after.to_json()))
-                conn.execute(
-                    _AUDIT,
-                    (
-                        name,
-                        at,
-                        by,
-                        None if before is None else before.to_json(),
-                        None if after is None else after.to_json(),
-                    ),
-                )
+                conn.execute(_AUDIT, AuditEntry(name, at, by, before, after).row())
                 conn.execute(_BUMP)
             version = int(as_tuple(conn.execute(_VERSION).fetchone())[0])
             return version, before, after
@@ -119,16 +110,4 @@ class SQLiteFlagsBackend:
 
     async def audit(self, name: str, limit: int) -> list[AuditEntry]:
         rows = await self._db.fetchall(_HISTORY, (name, limit), wait=True)
-        out = []
-        for raw in reversed(rows):
-            at, by, before, after = as_tuple(raw)
-            out.append(
-                AuditEntry(
-                    flag=name,
-                    at=at,
-                    by=by,
-                    before=None if before is None else Flag.from_json(name, before),
-                    after=None if after is None else Flag.from_json(name, after),
-                )
-            )
-        return out
+        return [AuditEntry.from_row(name, *as_tuple(raw)) for raw in reversed(rows)]
