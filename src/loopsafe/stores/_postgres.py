@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import importlib
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
@@ -37,17 +37,19 @@ def asyncpg_module() -> ModuleType:
         ) from e
 
 
-def _settings(target: PostgresTarget) -> dict[str, Any]:
+def _settings(target: PostgresTarget, extra: Mapping[str, str] | None = None) -> dict[str, Any]:
     # Unqualified names in the stores' SQL resolve in the store's schema only; pg_catalog
     # is always searched first, so built-in functions still resolve.
-    return {
-        "server_settings": {"search_path": target.schema, "application_name": "loopsafe"},
-        "timeout": CONNECT_TIMEOUT,
-    }
+    server = {"search_path": target.schema, "application_name": "loopsafe", **(extra or {})}
+    return {"server_settings": server, "timeout": CONNECT_TIMEOUT}
 
 
-async def open_pool(target: PostgresTarget) -> asyncpg.Pool[asyncpg.Record]:
-    """A pool of ``target.pool_size`` connections to ``target``, all of them connected.
+async def open_pool(
+    target: PostgresTarget, settings: Mapping[str, str] | None = None
+) -> asyncpg.Pool[asyncpg.Record]:
+    """A pool of ``target.pool_size`` connections to ``target``, all of them connected,
+    each with the server ``settings`` given (e.g. ``{"lock_timeout": "5s"}``) besides the
+    store's schema as its ``search_path``.
 
     Raises :class:`~loopsafe.CannotOpenError` when the server can't be reached or refuses
     the login (the message names the server, never the password). A cancel closes the
@@ -59,7 +61,7 @@ async def open_pool(target: PostgresTarget) -> asyncpg.Pool[asyncpg.Record]:
             target.dsn,
             min_size=min(2, target.pool_size),
             max_size=target.pool_size,
-            **_settings(target),
+            **_settings(target, settings),
         )
     except (OSError, TimeoutError, apg.PostgresError, apg.InterfaceError) as e:
         raise CannotOpenError(f"can't open {target.describe()}: {e}") from e

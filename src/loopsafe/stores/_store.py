@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
@@ -35,13 +35,16 @@ class Store:
 
     Subclasses name their ``schema`` (the store name in ``loopsafe_schema``) and list their
     ``migrations`` (SQLite) and ``postgres_migrations`` (``None``: the store has no
-    PostgreSQL backend); they may override :meth:`_opened` and :meth:`_closing` for work of
+    PostgreSQL backend) and may set ``postgres_settings`` (server settings for its pool's
+    connections); they may override :meth:`_opened` and :meth:`_closing` for work of
     their own (background tasks, snapshots), and look at :attr:`backend` to pick theirs.
     """
 
     schema: str = ""
     migrations: Sequence[str] = ()
     postgres_migrations: Sequence[str] | None = None
+    # Server settings for every connection of the store's PostgreSQL pool.
+    postgres_settings: Mapping[str, str] = {}
 
     def __init__(self, target: StoreTarget, *, open_options: dict[str, Any] | None = None):
         self._target: Target = parse_target(target)
@@ -115,7 +118,7 @@ class Store:
 
     async def _open_postgres(self, target: PostgresTarget) -> None:
         assert self.postgres_migrations is not None  # refused at construction
-        pool = await open_pool(target)
+        pool = await open_pool(target, self.postgres_settings)
         try:
             await server_errors(_pgschema.migrate)(
                 pool, target.schema, self.schema, self.postgres_migrations

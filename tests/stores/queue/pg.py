@@ -38,16 +38,17 @@ class Schema:
 
     @asynccontextmanager
     async def backend(
-        self, listen: bool = True, lock_timeout: float = 5.0
+        self, listen: bool = True, lock_timeout: str = "5s"
     ) -> AsyncIterator[PostgresBackend]:
         pool: asyncpg.Pool[asyncpg.Record] = await asyncpg.create_pool(
-            self.dsn, min_size=1, max_size=4, server_settings=self.settings
+            self.dsn,
+            min_size=1,
+            max_size=4,
+            server_settings={**self.settings, "lock_timeout": lock_timeout},
         )
         try:
             await _pgschema.migrate(pool, self.name, "queue", PG_MIGRATIONS)
-            backend = PostgresBackend(
-                pool, self.connect if listen else None, self.name, lock_timeout=lock_timeout
-            )
+            backend = PostgresBackend(pool, self.connect if listen else None, self.name)
             await backend.start()
             try:
                 yield backend

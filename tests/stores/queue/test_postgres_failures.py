@@ -83,7 +83,7 @@ async def test_the_worker_carries_on_through_a_server_restart(
 async def test_a_claim_waits_for_a_stuck_row_lock_no_longer_than_its_lock_timeout(
     schema: Schema,
 ) -> None:
-    async with schema.backend(lock_timeout=0.2) as backend:
+    async with schema.backend(lock_timeout="200ms") as backend:
         (job_id,) = await backend.enqueue([job()], NOW)
         (claimed,), _ = await backend.claim(None, 1, NOW, NOW + 30, "w")
         done = Outcome(job_id, claimed.token, JobState.SUCCEEDED, result="null")
@@ -92,7 +92,7 @@ async def test_a_claim_waits_for_a_stuck_row_lock_no_longer_than_its_lock_timeou
             holding = stuck.transaction()
             await holding.start()
             await stuck.execute("SELECT 1 FROM loopsafe_jobs WHERE id = $1 FOR UPDATE", job_id)
-            with pytest.raises(BusyError, match="lock_timeout"):
+            with pytest.raises(BusyError, match="lock_timeout"):  # not a wait for ever
                 await asyncio.wait_for(backend.claim(None, 1, NOW, NOW + 30, "w", [done]), BOUND)
             await holding.rollback()
         finally:
@@ -129,3 +129,10 @@ async def _is(queue: Queue, job_id: int, state: JobState) -> bool:
 
 async def _logged(caplog: pytest.LogCaptureFixture, text: str) -> bool:
     return text in caplog.text
+
+
+async def test_a_queues_connections_wait_for_a_row_lock_five_seconds_at_most(
+    postgres: Backend,
+) -> None:
+    async with Queue(postgres.target("q")) as queue:
+        assert await queue.pool.fetchval("SHOW lock_timeout") == "5s"

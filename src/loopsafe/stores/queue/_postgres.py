@@ -11,10 +11,12 @@ shared server needs instead of one writer lock:
 - wake-ups come from ``LISTEN`` on one dedicated connection (reconnected when it drops;
   while it is down workers fall back to polling every ``poll_interval``);
 - ``enqueue`` can run on a connection the caller passes, inside the caller's transaction;
-- a claim waits at most ``lock_timeout`` for a row lock (a job row another transaction
-  holds and never lets go of: an open session of an operator's, a stuck client), then
-  fails with :class:`~loopsafe.BusyError` and the worker tries again; the rows it would
-  claim that another transaction holds are skipped, as SKIP LOCKED does for plain jobs.
+- a claim passes over the rows it would claim that another transaction holds (SKIP
+  LOCKED); what it must wait for (a running job's row, to record its outcome) it waits
+  for no longer than the pool's ``lock_timeout`` (:class:`~loopsafe.Queue` sets 5 s on
+  its connections), then fails with :class:`~loopsafe.BusyError` and the worker tries
+  again — so a row another transaction holds and never lets go of (an operator's open
+  session, a stuck client) never holds a worker for ever.
 
 The server's failures reach callers as :class:`~loopsafe.ServerError` (the driver's
 exception as its cause), as on the other stores. All statements take parameters; none is
@@ -208,18 +210,15 @@ _OLDEST = f"""
 SELECT min(run_at) FROM loopsafe_jobs WHERE {_WAITING} AND run_at <= $1
 """
 
-# How long a claim may wait for a row lock (recording outcomes), by default.
-LOCK_TIMEOUT = 5.0
-
 
 class PostgresBackend(Wakeups):
     """:class:`~loopsafe.stores.queue.QueueBackend` on an asyncpg pool.
 
     ``connect`` opens the dedicated ``LISTEN`` connection (with the same settings as the
-    pool's, so it sees the same schema; kept up by a :class:`~loopsafe.stores._listener.
-    Listener`); ``lock_timeout`` (seconds) bounds a claim's wait for a row lock. Call
-    :meth:`start` once on the running loop before use and :meth:`close` after; without
-    :meth:`start` (or without ``connect``) the backend works by polling alone.
+    pool's, so it sees the same schema; kept up by a
+    :class:`~loopsafe.stores._listener.Listener`). Call :meth:`start` once on the running
+    loop before use and :meth:`close` after; without :meth:`start` (or without
+    ``connect``) the backend works by polling alone.
     """
 
     def __init__(
@@ -227,16 +226,9 @@ class PostgresBackend(Wakeups):
         pool: asyncpg.Pool[asyncpg.Record],
         connect: Connector | None = None,
         schema: str | None = None,
-        lock_timeout: float = LOCK_TIMEOUT,
     ) -> None:
-        if not lock_timeout > 0:
-            raise ValueError(
-                f"lock_timeout must be a positive number of seconds, not {lock_timeout!r}"
-            )
         super().__init__()  # wake-ups: notify() here, and every NOTIFY the listener hears
         self._pool = pool
-        # SET takes no parameters; the value is a number of milliseconds we made.
-        self._set_lock_timeout = f"SET LOCAL lock_timeout = {max(1, round(lock_timeout * 1000))}"
         self._schema = schema
         # Each time it is (re)made, work may have arrived while nobody listened: look.
         self._listener = (
@@ -365,7 +357,6 @@ class PostgresBackend(Wakeups):
         names = None if queues is None else list(queues)
         try:
             async with self._pool.acquire() as conn, conn.transaction():
-                await conn.execute(self._set_lock_timeout)
                 recorded = await _record(conn, outcomes, now)
                 if limit <= 0:
                     return [], recorded
@@ -373,7 +364,7 @@ class PostgresBackend(Wakeups):
                 rows = await conn.fetch(_CLAIM, now, names, limit, lease_until, worker, keys)
         except asyncpg.LockNotAvailableError as e:
             raise BusyError(
-                "a claim waited past its lock_timeout for a job row another transaction "
+                "a claim waited past the lock_timeout for a job row another transaction "
                 "holds; nothing was recorded or claimed (the worker tries again)"
             ) from e
         return [Claimed(*r) for r in rows], recorded
