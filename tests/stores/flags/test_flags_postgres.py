@@ -99,23 +99,23 @@ async def test_a_lost_listener_is_made_again_without_waiting_for_a_poll(
     postgres: Backend,
 ) -> None:
     target = postgres.target("f")
-    conn = await postgres.connect("f")
-    listen = f'LISTEN "{channel(postgres.schemas["f"])}"'
-    try:
-        async with (
-            Flags(target, refresh_interval=NEVER) as a,
-            Flags(target, refresh_interval=NEVER) as b,
-        ):
+    async with (
+        Flags(target, refresh_interval=NEVER) as a,
+        Flags(target, refresh_interval=NEVER) as b,
+    ):
+        # Both objects listen; cut every such connection, as a server restart would.
+        conn = await postgres.connect("f")
+        try:
             killed = await conn.fetchval(
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE query = $1",
-                listen,
+                f'LISTEN "{channel(postgres.schemas["f"])}"',
             )
-            assert killed == 2
-            # Changed while a may not be listening: heard once it is back, or seen by the
-            # look it takes when its listener is made again. No poll comes in time.
-            await b.set("f", enabled=True)
-            assert await seen(a, "f")
-            await b.set("g", enabled=True)
-            assert await seen(a, "g")
-    finally:
-        await conn.close()
+        finally:
+            await conn.close()
+        assert killed == 2
+        # Changed while a may not be listening: heard once it is back, or seen by the look
+        # it takes when its listener is made again. No poll comes in time.
+        await b.set("f", enabled=True)
+        assert await seen(a, "f")
+        await b.set("g", enabled=True)
+        assert await seen(a, "g")
