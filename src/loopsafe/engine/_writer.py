@@ -11,6 +11,7 @@ from loopsafe import errors
 from loopsafe.engine._request import (
     CALL,
     COMMIT,
+    CONFIGURE,
     EXECUTEMANY,
     RELEASE,
     ROLLBACK,
@@ -119,11 +120,16 @@ class Writer(Worker):
                     self.finish(conn, [req])
                 else:
                     self.rollback(conn)
-        elif self.execute(conn, req) and conn.in_transaction and req.op is SCRIPT:
-            req.result = None
-            req.error = errors.TransactionError(
-                "the script left a transaction open; it was rolled back", req.sql
-            )
+        elif self.execute(conn, req):
+            if req.op is SCRIPT and conn.in_transaction:
+                req.result = None
+                req.error = errors.TransactionError(
+                    "the script left a transaction open; it was rolled back", req.sql
+                )
+            elif req.op is CONFIGURE and req.fn is not None:
+                # It ran here: now the other connections run it before their next call.
+                self.hooks.fns.append(req.fn)
+                self.hooks_done += 1
         self.rollback(conn)  # a failed script may stop after its own BEGIN; a read's BEGIN
         self.completions.post(req)
 
