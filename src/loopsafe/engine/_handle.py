@@ -30,6 +30,7 @@ from loopsafe.engine._lane import Lane
 from loopsafe.engine._request import (
     CALL,
     COMMIT,
+    CONFIGURE,
     EXECUTE,
     EXECUTEMANY,
     FETCHALL,
@@ -198,6 +199,18 @@ class TransactionHandle:
         what it returns (a returned cursor as its rows). As :meth:`Database.read`."""
         return await self._call(CALL, "", (), timeout, fn=fn, readonly=True)
 
+    async def configure(self, fn: ConnectionFn) -> None:
+        """As :meth:`Database.configure`; while the handle holds the writer, ``fn`` runs
+        there, inside the transaction (queued behind it on the Database, it would wait
+        for this very handle to end)."""
+        if self._state is not WRITING:
+            await self._calls.submit(
+                self._calls.write, CONFIGURE, None, True, "", (), fn, False, True
+            )
+            return
+        req = self._calls.request(CONFIGURE, None, None, "", (), fn)
+        await self._on_writer(req, None)
+
     # -- savepoints ------------------------------------------------------------------------
 
     async def savepoint(self, name: str) -> None:
@@ -231,8 +244,9 @@ class TransactionHandle:
 
     def _pending_index(self, name: str) -> int:
         self._check_open()
+        wanted = name.lower()  # SQLite compares savepoint names without case
         for index in range(len(self._pending) - 1, -1, -1):
-            if self._pending[index] == name:
+            if self._pending[index].lower() == wanted:
                 return index
         raise errors.TransactionError(f"no such savepoint: {name}")
 

@@ -36,7 +36,8 @@ class Op(Enum):
     EXECUTEMANY = ("executemany", True, False)
     RESULT = ("result", True, False)  # one statement: its rows, description and counts
     CALL = ("call", False, True)  # run the request's `fn` with the connection
-    CONFIGURE = ("configure", False, False)  # run `fn` on the writer, outside any transaction
+    CONFIGURE = ("configure", False, False)  # `fn` on the writer outside a transaction, kept
+    CALL_ALONE = ("call_alone", False, True)  # `fn` on the writer outside any transaction
     SCRIPT = ("script", False, True)  # several statements, outside any transaction
     ITERATE = ("iterate", False, False)  # open a cursor and send its first chunk
     NEXT_CHUNK = ("next_chunk", False, False)  # an iteration's next chunk (over its channel)
@@ -66,6 +67,7 @@ EXECUTE: Final = Op.EXECUTE
 EXECUTEMANY: Final = Op.EXECUTEMANY
 RESULT: Final = Op.RESULT
 CONFIGURE: Final = Op.CONFIGURE
+CALL_ALONE: Final = Op.CALL_ALONE
 CALL: Final = Op.CALL
 SCRIPT: Final = Op.SCRIPT
 ITERATE: Final = Op.ITERATE

@@ -15,6 +15,7 @@ from loopsafe.engine._hooks import Hooks
 from loopsafe.engine._options import Options
 from loopsafe.engine._request import (
     CALL,
+    CALL_ALONE,
     CONFIGURE,
     EXECUTE,
     EXECUTEMANY,
@@ -90,7 +91,7 @@ def run_operation(conn: sqlite3.Connection, req: Request) -> Any:
             # thread after the call: hand over its rows or its counts instead.
             return _drain_cursor(result)
         return result
-    if op is CONFIGURE:
+    if op is CONFIGURE or op is CALL_ALONE:
         assert req.fn is not None
         req.fn(conn)
         return None

@@ -120,21 +120,21 @@ class Writer(Worker):
                     self.finish(conn, [req])
                 else:
                     self.rollback(conn)
-        elif self.execute(conn, req):
-            if req.op is SCRIPT and conn.in_transaction:
-                req.result = None
-                req.error = errors.TransactionError(
-                    "the script left a transaction open; it was rolled back", req.sql
-                )
-            elif req.op is CONFIGURE and req.fn is not None:
-                # It ran here: now the other connections run it before their next call.
-                self.hooks.fns.append(req.fn)
-                self.hooks_done += 1
+        elif self.execute(conn, req) and conn.in_transaction and req.op is SCRIPT:
+            req.result = None
+            req.error = errors.TransactionError(
+                "the script left a transaction open; it was rolled back", req.sql
+            )
         self.rollback(conn)  # a failed script may stop after its own BEGIN; a read's BEGIN
         self.completions.post(req)
 
     def execute(self, conn: sqlite3.Connection, req: Request) -> bool:
-        return self.guard(req, run_read_only if req.readonly else run_operation, conn, req)
+        ok = self.guard(req, run_read_only if req.readonly else run_operation, conn, req)
+        if ok and req.op is CONFIGURE and req.fn is not None:
+            # It ran here: now the other connections run it before their next call.
+            self.hooks.fns.append(req.fn)
+            self.hooks_done += 1
+        return ok
 
     def begin(self, conn: sqlite3.Connection, reqs: list[Request]) -> bool:
         self.rollback(conn)  # never start on top of a transaction something left open

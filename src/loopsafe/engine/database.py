@@ -23,6 +23,7 @@ from loopsafe.engine._options import Options, Rows, Setup
 from loopsafe.engine._pool import WorkerPool
 from loopsafe.engine._request import (
     CALL,
+    CALL_ALONE,
     CONFIGURE,
     EXECUTE,
     EXECUTEMANY,
@@ -495,6 +496,51 @@ class Database:
             self._pool.hooks.fns.append(fn)  # no writer to try it first: the readers run it
             return
         await calls.submit(calls.write, CONFIGURE, None, True, "", (), fn, False, True)
+
+    async def backup(
+        self,
+        target: Database | sqlite3.Connection,
+        *,
+        pages: int = -1,
+        progress: Callable[[int, int, int], object] | None = None,
+        name: str = "main",
+        sleep: float = 0.25,
+    ) -> None:
+        """Copy this database (its committed state) over ``target``: another Database,
+        or a ``sqlite3.Connection`` the caller owns. Arguments as ``sqlite3``'s ``backup``.
+
+        Into a ``sqlite3.Connection``: runs on a reader, ``sqlite3.Connection.backup``
+        page by page (the caller must not use ``target`` until this returns). Into a
+        Database: a snapshot is read here in one hop, then written over ``target`` on its
+        writer, outside any transaction (its other writes queue meanwhile).
+
+        Raises ``sqlite3``'s errors translated (``SQLError``, ``BusyError``, ...);
+        ``ClosedError``, ``WrongLoopError``. **Cancellation**: a copy into a Database that
+        its writer began completes.
+        """
+
+        def into(conn: sqlite3.Connection, dest: sqlite3.Connection) -> None:
+            conn.backup(dest, pages=pages, progress=progress, name=name, sleep=sleep)
+
+        if isinstance(target, sqlite3.Connection):
+            await self.read(lambda conn: into(conn, target), wait=True)
+            return
+        data: bytes = await self.read(lambda conn: conn.serialize(name=name), wait=True)
+
+        if len(data) >= 20 and data[18] == 2:
+            # A WAL file's header: an in-memory copy must read it as a rollback-journal one.
+            data = data[:18] + b"\x01\x01" + data[20:]
+
+        def restore(conn: sqlite3.Connection) -> None:
+            snapshot = sqlite3.connect(":memory:")
+            try:
+                snapshot.deserialize(data)
+                snapshot.backup(conn, pages=pages, progress=progress, sleep=sleep)
+            finally:
+                snapshot.close()
+
+        calls = target._calls
+        await calls.submit(calls.write, CALL_ALONE, None, True, "", (), restore, False, True)
 
     # -- lifecycle -----------------------------------------------------------------------
 
