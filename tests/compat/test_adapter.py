@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -16,11 +15,11 @@ SPIN = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT c
 
 
 @pytest.fixture
-async def path(tmp_path: Path) -> AsyncIterator[Path]:
+async def path(tmp_path: Path) -> Path:
     target = tmp_path / "app.db"
     async with aiosqlite.connect(target) as conn:
         await conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT UNIQUE)")
-    yield target
+    return target
 
 
 async def count(path: Path) -> int:
