@@ -1,0 +1,1 @@
+"""Drop-in faces of loopsafe for code written against other libraries (``aiosqlite``)."""
