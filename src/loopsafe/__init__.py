@@ -4,7 +4,7 @@ Open a Database with ``loopsafe.open(path)`` (not in ``__all__``: it would shado
 builtin ``open`` under ``from loopsafe import *``).
 """
 
-from loopsafe.engine import Database, ExecuteResult, Stats
+from loopsafe.engine import Database, ExecuteResult, InlineStats, Stats
 from loopsafe.engine import open as open
 from loopsafe.errors import (
     AbortedError,
@@ -60,6 +60,7 @@ __all__ = [
     "ExecuteResult",
     "FlagValueError",
     "Flags",
+    "InlineStats",
     "IntegrityError",
     "InvalidKeyError",
     "JobCancelledError",

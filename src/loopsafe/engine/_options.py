@@ -43,6 +43,8 @@ class Options:
     journal_size_limit: int = 64 * 1024 * 1024
     cache_size_kib: int = 16 * 1024
     progress_steps: int = 1_000_000
+    inline: bool = True
+    inline_budget: float = 0.0002
 
     def __post_init__(self) -> None:
         if not isinstance(self.path, str | os.PathLike) or not os.fspath(self.path):
@@ -72,6 +74,9 @@ class Options:
             _check_seconds("timeout", self.timeout, zero=False)
         if self.queue_budget is not None:
             _check_seconds("queue_budget", self.queue_budget, zero=False)
+        if not isinstance(self.inline, bool):
+            raise ArgumentError(f"inline must be True or False, not {self.inline!r}")
+        _check_seconds("inline_budget", self.inline_budget, zero=False)
         if not callable(self.rows) and self.rows not in ("tuple", "dict", "row"):
             raise ArgumentError("rows must be 'tuple', 'dict', 'row' or a row factory callable")
 

@@ -17,9 +17,11 @@ from loopsafe import errors
 from loopsafe.engine._calls import Calls
 from loopsafe.engine._channel import Channel
 from loopsafe.engine._completions import Completions
+from loopsafe.engine._inline import FALLBACK, Inline, InlineStats
 from loopsafe.engine._lane import Lane
 from loopsafe.engine._options import Options, Rows
 from loopsafe.engine._pool import WorkerPool
+from loopsafe.engine._reader import fast_statements
 from loopsafe.engine._request import (
     CALL,
     EXECUTE,
@@ -77,6 +79,25 @@ class Database:
       caller can't be told anything: if the cancel came after its write ran, the write
       **may commit** with its group.
     - Nothing ever calls back into a closed loop.
+
+    **The fast path** (``inline=True``, the default for files): a ``fetchone``,
+    ``fetchall`` or ``fetchval`` of a statement text the readers have already run in
+    under a millisecond is answered on the loop's own thread, with no thread hop, on a
+    ``query_only`` connection of its own. Its guarantee: no inline statement holds the
+    loop longer than ``inline_budget`` (checked inside SQLite every 1,000 VM steps; a
+    single step's disk read is the one thing it can't cut short), never waits for a lock
+    (``busy_timeout`` 0 there), and the inline calls of one loop iteration stop after
+    0.5 ms (the rest go to the readers). A statement past its budget is stopped and
+    re-run on a reader, and its next 64 calls go to the readers too (doubling with each
+    abort, up to 65,536); one that meets a lock is re-run on a reader. An inline call
+    never queues, so it takes no lane slot: a full read lane doesn't refuse it.
+    An inline call has no await inside it, so **a cancel can't reach it** (it completes;
+    the cancel lands on the task's next await) and **its deadline is its budget**: a call
+    whose ``timeout`` is below ``inline_budget`` never runs inline. Off the fast path:
+    writes, ``read(fn)`` (arbitrary Python, unbounded by SQLite's clock), ``iterate()``
+    (it keeps a cursor open across awaits), calls inside :meth:`transaction` (they run
+    on the writer, in the block), and ``:memory:`` (no readers learn what is fast).
+    See :meth:`inline_stats`.
     """
 
     def __init__(self, options: Options, loop: asyncio.AbstractEventLoop) -> None:
@@ -87,6 +108,7 @@ class Database:
         self._loop = loop
         self._completions = Completions(loop, (self._read, self._write))
         self._pool = WorkerPool(options, self._completions, self._read, self._write)
+        self._inline = Inline(options, loop, fast_statements())
         # A Database dropped without close() still lets its threads finish.
         weakref.finalize(self, self._pool.signal_stop)
         self._closing: asyncio.Task[None] | None = None
@@ -96,6 +118,7 @@ class Database:
         memory_name = f"loopsafe-{uuid.uuid4().hex}"
         try:
             await self._pool.start(self._loop, memory_name)
+            await self._inline.open(memory_name)
         except BaseException:
             self._calls.closed = True
             self._pool.signal_stop()  # cancelled while opening: let the threads finish
@@ -416,8 +439,12 @@ class Database:
         self._calls.check_loop()
         if self._closing is None:
             self._calls.closed = True
-            self._closing = asyncio.ensure_future(self._pool.stop(self._loop))
+            self._closing = asyncio.ensure_future(self._stop())
         await asyncio.shield(self._closing)
+
+    async def _stop(self) -> None:
+        await self._inline.close()  # before the writer, whose close checkpoints the WAL
+        await self._pool.stop(self._loop)
 
     @property
     def closed(self) -> bool:
@@ -437,6 +464,12 @@ class Database:
         lanes' limits. Cheap, never blocks, never raises; for metrics and health checks."""
         read, write = self._read, self._write
         return Stats(read.inflight, read.limit, write.inflight, write.limit)
+
+    def inline_stats(self) -> InlineStats:
+        """Return an :class:`~loopsafe.InlineStats` snapshot of the inline fast path (calls
+        answered on the loop's thread, handed to readers, stopped by the budget). Cheap,
+        never blocks, never raises."""
+        return self._inline.stats()
 
     # -- internals -----------------------------------------------------------------------
 
@@ -472,6 +505,11 @@ class Database:
             timeout = self.options.timeout
         elif type(timeout) is not float or not 0.0 <= timeout < _INFINITY:
             timeout = self._calls.timeout(timeout)  # validates, or raises ArgumentError
+        if target is self._read and self._inline.conn is not None:
+            # On the loop, on purpose: each statement bounded by inline_budget (see _inline).
+            result = self._inline.run(op, sql, params, timeout)  # noqa: LS102
+            if result is not FALLBACK:
+                return result
         if not target.enter(wait):  # Lane.acquire's fast path, without creating a coroutine
             started = loop.time()
             # Raises OverloadedError (refused), DeadlineError (no slot before the deadline).
@@ -583,6 +621,8 @@ def open(
     mmap_size: int = 256 * 1024 * 1024,
     journal_size_limit: int = 64 * 1024 * 1024,
     progress_steps: int = 1_000_000,
+    inline: bool = True,
+    inline_budget: float = 0.0002,
 ) -> _Opener:
     """Open (creating if needed) the SQLite database at ``path`` (or ``":memory:"``).
 
@@ -613,6 +653,10 @@ def open(
     - ``mmap_size``, ``journal_size_limit``: bytes, see SQLite's PRAGMAs of those names.
     - ``progress_steps``: VM steps between a running statement's own deadline checks (a
       cancelled or timed-out call is also interrupted at once from the loop).
+    - ``inline`` / ``inline_budget``: the fast path (see :class:`Database`): reads the
+      readers have learned are fast run on the loop's own thread, each stopped past
+      ``inline_budget`` seconds (default 200 µs) and moved to a reader. ``inline=False``
+      sends every call through the threads.
 
     Durations are seconds, finite and not negative (``transaction_timeout``,
     ``iterate_idle_timeout`` and ``timeout`` more than zero).
@@ -642,5 +686,7 @@ def open(
         mmap_size=mmap_size,
         journal_size_limit=journal_size_limit,
         progress_steps=progress_steps,
+        inline=inline,
+        inline_budget=inline_budget,
     )
     return _Opener(options)
