@@ -41,7 +41,7 @@ async def test_inline_false_sends_every_call_to_the_threads(path: Path) -> None:
         await _filled(db)
         for i in range(5):
             assert await db.fetchone(POINT, (i,)) == (i, f"v{i}")
-        assert db.inline_stats() == loopsafe.InlineStats(False, 0, 0, 0, 0)
+        assert db.inline_stats() == loopsafe.InlineStats(False, 0, 0, 0, 0, 0)
 
 
 async def test_an_inline_read_sees_the_write_awaited_before_it(path: Path) -> None:
@@ -129,7 +129,7 @@ async def test_one_loop_iteration_hands_the_rest_to_the_readers(path: Path) -> N
             await db.fetchone(POINT, (calls % 100,))
             calls += 1
             assert calls < 1_000_000, "the loop never came round"
-        assert db.inline_stats().fell_back >= 1
+        assert db.inline_stats().yielded >= 1  # the readers were idle: it waited a turn
 
 
 async def test_a_timeout_shorter_than_the_budget_goes_to_a_reader(path: Path) -> None:
@@ -202,15 +202,16 @@ async def test_closing_turns_the_fast_path_off(path: Path) -> None:
         await db.fetchone(POINT, (1,))
 
 
-async def test_a_full_read_lane_does_not_refuse_an_inline_read(path: Path) -> None:
-    async with loopsafe.open(path, readers=1, read_queue=1) as db:
+async def test_a_busy_reader_keeps_the_fast_path_off(path: Path) -> None:
+    # An inline statement lets go of the GIL inside SQLite; a busy reader would take it.
+    async with loopsafe.open(path, readers=2) as db:
         await _filled(db)
         await db.fetchone(POINT, (1,))
         hog = asyncio.create_task(db.fetchval(ENDLESS))
         await asyncio.sleep(0)
-        assert db.stats().read_inflight == 1  # the lane is full: a threaded call is refused
-        with pytest.raises(loopsafe.OverloadedError):
-            await db.fetchval("SELECT count(*) FROM t WHERE v = ? AND 3 = 3", ("v1",))
-        assert await db.fetchone(POINT, (2,)) == (2, "v2")  # never enters the lane
+        assert db.stats().read_inflight == 1
+        before = db.inline_stats().ran
+        assert await db.fetchone(POINT, (2,)) == (2, "v2")  # by the other reader
+        assert db.inline_stats().ran == before
         hog.cancel()
         await asyncio.gather(hog, return_exceptions=True)

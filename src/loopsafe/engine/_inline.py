@@ -13,9 +13,13 @@ thread uses, with no hop. What bounds it is a budget, not a guess:
   otherwise end the fast path for it forever; a statement that really is slow costs one
   aborted budget per 65,536 calls (and the readers drop it from their fast set once it
   takes a millisecond there, which ends its inline tries until it is fast again);
-- per loop iteration (``ITERATION_BUDGET``): once the inline calls of one iteration of the
-  loop have used that much time, further calls go to the readers until the loop comes
-  round again, so timers and I/O keep running under any load;
+- per loop iteration (``ITERATION_BUDGET``): once that much time has passed since the
+  first inline call of one iteration of the loop, the next call yields to the loop once
+  (timers and I/O run) and tries again, rather than waking a sleeping reader, which
+  costs more (tens of µs, more on a loaded machine) than one turn of the loop;
+- only while no reader is busy (the caller checks): an inline statement lets go of the
+  GIL inside SQLite, and a busy reader that takes it then holds the loop up; under
+  concurrency the readers' batched hand-off costs the loop as little;
 - no lock is ever waited for on the loop: ``busy_timeout`` is 0 here, and a statement that
   meets a lock (``SQLITE_BUSY``) is re-run on a reader, which may wait.
 
@@ -39,19 +43,24 @@ from loopsafe.engine._request import FETCHALL, FETCHONE, FETCHVAL, Op, Params
 from loopsafe.engine._translate import translate
 
 STEPS = 1000  # VM steps between clock checks: ~10-50 µs of SQLite work on these machines
-ITERATION_BUDGET = 0.0005  # seconds of inline work per loop iteration, at most
+# Seconds from an iteration's first inline call after which its inline calls stop. A
+# timer's task waits up to two turns of the loop (the turn it fell due in, and the turn
+# its wake-up is queued in): 0.3 ms keeps that well under a millisecond.
+ITERATION_BUDGET = 0.0003
 BACKOFF = 64  # reader runs an aborted statement gets before it is tried inline again...
 BACKOFF_LIMIT = 65_536  # ...doubling per abort, up to this: a slow one costs ~nothing
 REMEMBERED = 4096  # aborted statement texts remembered (bounded like the readers' set)
 
 
 class Fallback(Enum):
-    """What :meth:`Inline.run` returns when the call must go to a reader instead."""
+    """What :meth:`Inline.run` returns when it did not answer the call."""
 
-    FALLBACK = "fallback"
+    FALLBACK = "fallback"  # a reader must run it
+    LATER = "later"  # this iteration's inline time is used up: yield once, then try again
 
 
 FALLBACK: Final = Fallback.FALLBACK
+LATER: Final = Fallback.LATER
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +70,9 @@ class InlineStats:
     ``enabled``: whether the fast path is on (``open(..., inline=True)``, a file, not
     ``:memory:``). ``ran``: calls answered on the loop's thread. ``fell_back``: calls that
     could have run inline but went to a reader because the loop iteration's inline time
-    was used up. ``aborted``: statements stopped by ``inline_budget`` and re-run on a
+    was used up. ``yielded``: calls that found it used up while no reader was busy, and
+    so yielded to the loop once before trying again (a sleeping reader costs more to wake
+    than a turn of the loop). ``aborted``: statements stopped by ``inline_budget`` and re-run on a
     reader (each such statement text then stays off the fast path). ``busy``: statements
     that met another connection's lock and were re-run on a reader instead of waiting.
     """
@@ -69,6 +80,7 @@ class InlineStats:
     enabled: bool
     ran: int
     fell_back: int
+    yielded: int
     aborted: int
     busy: int
 
@@ -86,8 +98,8 @@ class Inline:
         "_limit",
         "_loop",
         "_options",
+        "_since",
         "_skip",
-        "_spent",
         "_strikes",
         "_window",
         "aborted",
@@ -96,6 +108,7 @@ class Inline:
         "conn",
         "fell_back",
         "ran",
+        "yielded",
     )
 
     def __init__(self, options: Options, loop: asyncio.AbstractEventLoop, fast: set[str]) -> None:
@@ -107,10 +120,11 @@ class Inline:
         self.budget = options.inline_budget
         self.conn: sqlite3.Connection | None = None  # None: the fast path is off
         self._limit = 0.0  # perf_counter() value past which the running statement aborts
-        self._spent = 0.0  # inline seconds used in this loop iteration
-        self._window = False  # a reset of `_spent` is scheduled for the next iteration
+        self._since = 0.0  # perf_counter() at this iteration's first inline call
+        self._window = False  # an iteration's inline calls began: a reset is scheduled
         self.ran = 0
         self.fell_back = 0
+        self.yielded = 0
         self.aborted = 0
         self.busy = 0
 
@@ -147,12 +161,17 @@ class Inline:
             self._options.inline and not self._options.memory,
             self.ran,
             self.fell_back,
+            self.yielded,
             self.aborted,
             self.busy,
         )
 
-    def run(self, op: Op, sql: str, params: Params, timeout: float | None) -> Any:
-        """Answer a read here and now, or return ``FALLBACK`` for a reader to run it.
+    def run(
+        self, op: Op, sql: str, params: Params, timeout: float | None, idle: bool = False
+    ) -> Any:
+        """Answer a read here and now, or return ``FALLBACK`` for a reader to run it, or
+        (only when ``idle``: no reader is busy) ``LATER`` when this loop iteration's inline
+        time is used up and the caller should yield once and call again.
 
         Raises what a reader would raise for the same statement (translated).
         """
@@ -165,15 +184,19 @@ class Inline:
             return FALLBACK
         if timeout is not None and timeout < self.budget:
             return FALLBACK  # the budget could overrun a shorter deadline: a reader obeys it
-        if self._spent >= ITERATION_BUDGET:
+        started = perf_counter()
+        if not self._window:
+            self._window = True
+            self._since = started
+            self._loop.call_soon(self._new_window)
+        elif started - self._since >= ITERATION_BUDGET:
+            if idle:
+                self.yielded += 1
+                return LATER
             self.fell_back += 1
             return FALLBACK
         conn = self.conn
         assert conn is not None  # the caller checks it before calling
-        if not self._window:
-            self._window = True
-            self._loop.call_soon(self._new_window)
-        started = perf_counter()
         self._limit = started + self.budget
         try:
             if op is FETCHALL:
@@ -194,8 +217,6 @@ class Inline:
             raise translate(exc, sql)  # noqa: B904 (translate keeps the cause)
         except Exception as exc:
             raise translate(exc, sql)  # noqa: B904 (translate keeps the cause)
-        finally:
-            self._spent += perf_counter() - started
         self.ran += 1
         return result
 
@@ -222,7 +243,6 @@ class Inline:
     def _new_window(self) -> None:
         # Scheduled with call_soon by the first inline call of an iteration: it runs in the
         # next one, after the loop has polled for I/O and run due timers.
-        self._spent = 0.0
         self._window = False
 
 

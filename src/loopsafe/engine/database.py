@@ -17,7 +17,7 @@ from loopsafe import errors
 from loopsafe.engine._calls import Calls
 from loopsafe.engine._channel import Channel
 from loopsafe.engine._completions import Completions
-from loopsafe.engine._inline import FALLBACK, Inline, InlineStats
+from loopsafe.engine._inline import FALLBACK, LATER, Inline, InlineStats
 from loopsafe.engine._lane import Lane
 from loopsafe.engine._options import Options, Rows
 from loopsafe.engine._pool import WorkerPool
@@ -83,20 +83,22 @@ class Database:
     **The fast path** (``inline=True``, the default for files): a ``fetchone``,
     ``fetchall`` or ``fetchval`` of a statement text the readers have already run in
     under a millisecond is answered on the loop's own thread, with no thread hop, on a
-    ``query_only`` connection of its own. Its guarantee: no inline statement holds the
-    loop longer than ``inline_budget`` (checked inside SQLite every 1,000 VM steps; a
-    single step's disk read is the one thing it can't cut short), never waits for a lock
-    (``busy_timeout`` 0 there), and the inline calls of one loop iteration stop after
-    0.5 ms (the rest go to the readers). A statement past its budget is stopped and
-    re-run on a reader, and its next 64 calls go to the readers too (doubling with each
-    abort, up to 65,536); one that meets a lock is re-run on a reader. An inline call
-    never queues, so it takes no lane slot: a full read lane doesn't refuse it.
-    An inline call has no await inside it, so **a cancel can't reach it** (it completes;
-    the cancel lands on the task's next await) and **its deadline is its budget**: a call
-    whose ``timeout`` is below ``inline_budget`` never runs inline. Off the fast path:
-    writes, ``read(fn)`` (arbitrary Python, unbounded by SQLite's clock), ``iterate()``
-    (it keeps a cursor open across awaits), calls inside :meth:`transaction` (they run
-    on the writer, in the block), and ``:memory:`` (no readers learn what is fast).
+    ``query_only`` connection of its own, while no reader thread is busy (a busy reader
+    would contend for the GIL that an inline statement lets go of inside SQLite, and so
+    hold the loop up; under concurrency the readers' batched hand-off is as cheap).
+    Its guarantee: no inline statement holds the loop longer than ``inline_budget``
+    (checked inside SQLite every 1,000 VM steps; a single step's disk read is the one
+    thing it can't cut short); it never waits for a lock (``busy_timeout`` 0 there); the
+    inline calls of one loop iteration stop 0.3 ms after its first (the next call waits
+    for the loop's next turn). A statement past its budget is stopped and re-run on a
+    reader, and its next 64 calls go to the readers too (doubling with each abort, up to
+    65,536); one that meets a lock is re-run on a reader. An inline call has no await
+    inside, so **a cancel can't reach it** (it completes; the cancel lands on the task's
+    next await) and **its deadline is its budget**: a call whose ``timeout`` is below
+    ``inline_budget`` never runs inline. Off the fast path: writes, ``read(fn)``
+    (arbitrary Python, unbounded by SQLite's clock), ``iterate()`` (it keeps a cursor
+    open across awaits), calls inside :meth:`transaction` (they run on the writer, in
+    the block), and ``:memory:`` (no readers learn what is fast).
     See :meth:`inline_stats`.
     """
 
@@ -505,10 +507,17 @@ class Database:
             timeout = self.options.timeout
         elif type(timeout) is not float or not 0.0 <= timeout < _INFINITY:
             timeout = self._calls.timeout(timeout)  # validates, or raises ArgumentError
-        if target is self._read and self._inline.conn is not None:
+        if target is self._read and not target.inflight and self._inline.conn is not None:
             # On the loop, on purpose: each statement bounded by inline_budget (see _inline).
-            result = self._inline.run(op, sql, params, timeout)  # noqa: LS102
-            if result is not FALLBACK:
+            # Only while no reader is busy: an inline statement lets go of the GIL inside
+            # SQLite, and a busy reader that takes it then holds the loop up.
+            inline = self._inline
+            result = inline.run(op, sql, params, timeout, True)  # noqa: LS102
+            if result is LATER:
+                await asyncio.sleep(0)  # this loop turn's inline time is spent: the next one
+                if not target.inflight:
+                    result = inline.run(op, sql, params, timeout, False)  # noqa: LS102
+            if result is not FALLBACK and result is not LATER:
                 return result
         if not target.enter(wait):  # Lane.acquire's fast path, without creating a coroutine
             started = loop.time()
