@@ -40,8 +40,13 @@ def _connect(path: Path, durability: str) -> sqlite3.Connection:
     return conn
 
 
-def raw_limit(path: Path, durability: str, kind: str, seconds: float) -> tuple[int, float]:
-    """Synchronous sqlite3 in one thread: what the hardware and SQLite allow."""
+def raw_limit(
+    path: Path, durability: str, kind: str, seconds: float, per_transaction: int = 1
+) -> tuple[int, float]:
+    """Synchronous sqlite3 in one thread: what the hardware and SQLite allow.
+
+    Writes commit every ``per_transaction`` rows (1: autocommit, one transaction per row).
+    """
     import time
 
     conn = _connect(path, durability)
@@ -49,12 +54,20 @@ def raw_limit(path: Path, durability: str, kind: str, seconds: float) -> tuple[i
     end = started + seconds
     try:
         while time.perf_counter() < end:
-            for _ in range(256):
-                if kind == "read":
+            if kind == "read":
+                for _ in range(256):
                     conn.execute(READ_SQL, (ops % ROWS + 1,)).fetchone()
-                else:
+                    ops += 1
+            elif per_transaction == 1:
+                for _ in range(256):
                     conn.execute(WRITE_SQL, (PAYLOAD,))  # autocommit: one transaction per row
-                ops += 1
+                    ops += 1
+            else:
+                conn.execute("BEGIN IMMEDIATE")
+                for _ in range(per_transaction):
+                    conn.execute(WRITE_SQL, (PAYLOAD,))
+                conn.execute("COMMIT")
+                ops += per_transaction
         return ops, time.perf_counter() - started
     finally:
         conn.close()
@@ -69,13 +82,19 @@ class Contender:
     kinds: tuple[str, ...] = ("read", "write")
 
 
-async def _loopsafe(stack: AsyncExitStack, path: Path, durability: str, kind: str) -> Op:
+async def _loopsafe(
+    stack: AsyncExitStack, path: Path, durability: str, kind: str, **options: Any
+) -> Op:
     db = await stack.enter_async_context(
-        loopsafe.open(path, durability="full" if durability == "FULL" else "normal")
+        loopsafe.open(path, durability="full" if durability == "FULL" else "normal", **options)
     )
     if kind == "read":
         return lambda i: db.fetchone(READ_SQL, (i % ROWS + 1,), wait=True)
     return lambda i: db.execute(WRITE_SQL, (PAYLOAD,), wait=True)
+
+
+async def _loopsafe_no_inline(stack: AsyncExitStack, path: Path, durability: str, kind: str) -> Op:
+    return await _loopsafe(stack, path, durability, kind, inline=False)  # labelled variant
 
 
 async def _aiosqlite_conn(stack: AsyncExitStack, path: Path, durability: str) -> Any:
@@ -159,4 +178,5 @@ CONTENDERS = [
     Contender("executor+thread-local", _executor_local),
     Contender("executor+connect-per-call", _executor_connect),
     Contender("loopsafe", _loopsafe),
+    Contender("loopsafe inline=False", _loopsafe_no_inline, kinds=("read",)),
 ]

@@ -65,3 +65,36 @@ async def drive(op: Op, tasks: int, seconds: float) -> Result:
         lag_p99_ms=p99 * 1000,
         lag_max_ms=(lags[-1] if lags else 0.0) * 1000,
     )
+
+
+async def future_round_trips(tasks: int, seconds: float) -> float:
+    """asyncio's own ceiling: futures created, resolved by a loop callback and awaited, by
+    ``tasks`` tasks at once, per second (what any bridge that answers a future per call
+    can at best reach on this loop)."""
+    loop = asyncio.get_running_loop()
+    stop = False
+    count = 0
+
+    async def worker() -> None:
+        nonlocal count
+        while not stop:
+            fut = loop.create_future()
+            loop.call_soon(fut.set_result, None)
+            await fut
+            count += 1
+
+    started = time.perf_counter()
+    workers = [asyncio.create_task(worker()) for _ in range(tasks)]
+    await asyncio.sleep(seconds)
+    stop = True
+    await asyncio.gather(*workers)
+    return count / (time.perf_counter() - started)
+
+
+async def idle_lag(seconds: float) -> Result:
+    """The loop's lag with nothing to do: the machine's own noise, to subtract."""
+
+    async def nothing(i: int) -> None:
+        await asyncio.sleep(seconds)
+
+    return await drive(nothing, 0, seconds)

@@ -74,8 +74,8 @@ def parse_args(argv: list[str]) -> Settings:
         "--modes",
         type=_choices(ALL_MODES),
         default=DEFAULT_MODES,
-        help="comma list (default: the five ways, loopsafe-door, loopsafe-tuned and"
-        " loopsafe-watch)",
+        help="comma list (default: the five ways, loopsafe-door, loopsafe-tuned,"
+        " loopsafe-watch and loopsafe-no-inline)",
     )
     p.add_argument(
         "--read",

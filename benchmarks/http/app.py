@@ -17,7 +17,8 @@ Beside them, variants of loopsafe: ``loopsafe-tuned`` (``read_queue`` sized by h
 the read's measured cost, to compare the defaults with), ``loopsafe-watch`` (the loop
 monitor on, to measure what watching costs) and ``loopsafe-door`` (the defaults plus
 ``loopsafe.fastapi``'s door-shedding middleware, for when the loop itself is the
-bottleneck).
+bottleneck) and ``loopsafe-no-inline`` (the defaults with the inline fast path off, to show
+what answering cheap reads on the loop's thread buys).
 """
 
 from __future__ import annotations
@@ -51,11 +52,18 @@ Mode = Literal[
     "loopsafe-tuned",
     "loopsafe-watch",
     "loopsafe-door",
+    "loopsafe-no-inline",
 ]
 MODES: tuple[Mode, ...] = ("blocking", "executor", "threadpool", "aiosqlite", "loopsafe")
 # What a run measures unless told otherwise: the five ways, the hand-tuned variant beside
-# the defaults, and the loop monitor's cost.
-DEFAULT_MODES: tuple[Mode, ...] = (*MODES, "loopsafe-door", "loopsafe-tuned", "loopsafe-watch")
+# the defaults, the loop monitor's cost, and the defaults with the inline fast path off.
+DEFAULT_MODES: tuple[Mode, ...] = (
+    *MODES,
+    "loopsafe-door",
+    "loopsafe-tuned",
+    "loopsafe-watch",
+    "loopsafe-no-inline",
+)
 ALL_MODES: tuple[Mode, ...] = DEFAULT_MODES
 
 # The switch for door shedding: the middleware ``loopsafe-door`` installs, by its name in
@@ -125,6 +133,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         "loopsafe-tuned": _loopsafe,
         "loopsafe-watch": _loopsafe_watched,
         "loopsafe-door": _loopsafe_door,
+        "loopsafe-no-inline": _loopsafe,
     }
     app = builders[config.mode](config)
     described = asdict(config)
@@ -254,6 +263,8 @@ def _loopsafe(config: ServerConfig) -> FastAPI:
         opener = functools.partial(
             loopsafe.open, config.db_path, readers=config.readers, read_queue=config.read_queue
         )
+    elif config.mode == "loopsafe-no-inline":
+        opener = functools.partial(loopsafe.open, config.db_path, inline=False)  # fast path off
     else:
         opener = functools.partial(loopsafe.open, config.db_path)  # the defaults, untuned
     app = FastAPI(lifespan=lifespan(default=opener))

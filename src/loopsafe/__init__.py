@@ -4,7 +4,14 @@ Open a Database with ``loopsafe.open(path)`` (not in ``__all__``: it would shado
 builtin ``open`` under ``from loopsafe import *``).
 """
 
-from loopsafe.engine import Database, ExecuteResult, Result, Stats, TransactionHandle
+from loopsafe.engine import (
+    Database,
+    ExecuteResult,
+    InlineStats,
+    Result,
+    Stats,
+    TransactionHandle,
+)
 from loopsafe.engine import open as open
 from loopsafe.errors import (
     AbortedError,
@@ -61,6 +68,7 @@ __all__ = [
     "ExecuteResult",
     "FlagValueError",
     "Flags",
+    "InlineStats",
     "IntegrityError",
     "InvalidKeyError",
     "JobCancelledError",

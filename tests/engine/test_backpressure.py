@@ -13,7 +13,8 @@ from .test_cancellation import ENDLESS
 
 
 async def test_full_read_lane_refuses_at_once(path: Path) -> None:
-    async with loopsafe.open(path, readers=1, read_queue=4) as db:
+    # inline=False: the fast path answers "SELECT 1" without entering the lane at all.
+    async with loopsafe.open(path, readers=1, read_queue=4, inline=False) as db:
         blockers = [asyncio.create_task(db.fetchval(ENDLESS)) for _ in range(4)]
         await asyncio.sleep(0)
         with pytest.raises(loopsafe.OverloadedError, match="read queue is full"):
@@ -50,7 +51,7 @@ async def test_wait_true_queues_for_a_slot(path: Path) -> None:
 
 
 async def test_wait_true_gives_up_at_its_deadline_with_deadline_error(path: Path) -> None:
-    async with loopsafe.open(path, readers=1, read_queue=1) as db:
+    async with loopsafe.open(path, readers=1, read_queue=1, inline=False) as db:
         blocker = asyncio.create_task(db.fetchval(ENDLESS))
         await asyncio.sleep(0)
         with pytest.raises(loopsafe.DeadlineError, match="waited for a slot"):

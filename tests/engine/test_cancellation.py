@@ -49,7 +49,8 @@ async def test_deadline_stops_a_slow_write_and_rolls_it_back(path: Path) -> None
 
 
 async def test_cancelled_read_releases_its_reader(path: Path) -> None:
-    async with loopsafe.open(path, readers=1) as db:
+    # SELECT 1 must reach the reader (the fast path would answer it on the loop).
+    async with loopsafe.open(path, readers=1, inline=False) as db:
         task = asyncio.create_task(db.fetchval(ENDLESS))
         await asyncio.sleep(0.05)
         task.cancel()

@@ -29,12 +29,16 @@ async def test_setup_runs_on_the_writer_and_every_reader(path: Path) -> None:
         conn.create_function("regexp", 2, _regexp)
 
     async with loopsafe.open(path, readers=3, setup=setup) as db:
-        assert sorted(seen) == [
+        threads = sorted(name for name in seen if name.startswith("loopsafe-"))
+        assert threads == [
             "loopsafe-reader-0",
             "loopsafe-reader-1",
             "loopsafe-reader-2",
             "loopsafe-writer",
         ]
+        # ...and the fast path's own connection, opened for the loop in a worker thread.
+        assert len(seen) == 5
+        assert db.inline_stats().enabled
         await db.execute("CREATE TABLE t (v TEXT)")
         await db.execute("INSERT INTO t SELECT 'x' WHERE 'abc' REGEXP 'b'")  # the writer
         reads = [db.fetchval("SELECT count(*) FROM t WHERE v REGEXP '^x$'") for _ in range(50)]

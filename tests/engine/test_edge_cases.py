@@ -217,7 +217,7 @@ async def test_what_a_write_with_a_deadline_reports_is_what_happened(path: Path)
 
 
 async def test_waiters_are_served_first_come_first_served(path: Path) -> None:
-    async with loopsafe.open(path, readers=1, read_queue=1) as db:
+    async with loopsafe.open(path, readers=1, read_queue=1, inline=False) as db:
         hog = asyncio.create_task(db.fetchval(SLOW_READ))
         await asyncio.sleep(0)
         waiter = asyncio.create_task(db.fetchval("SELECT 2", wait=True, timeout=30))

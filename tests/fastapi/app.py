@@ -43,8 +43,11 @@ def _note(marker: Path, text: str) -> None:
 
 
 def create_app(db_path: str, marker: Path) -> FastAPI:
-    """One read slot (read_queue=1), so a slow read makes the next one OverloadedError."""
-    databases = lifespan(default=functools.partial(loopsafe.open, db_path, read_queue=1))
+    """One read slot (read_queue=1), so a slow read makes the next one OverloadedError
+    (inline=False: the fast path would answer the next one on the loop, taking no slot)."""
+    databases = lifespan(
+        default=functools.partial(loopsafe.open, db_path, read_queue=1, inline=False)
+    )
 
     @asynccontextmanager
     async def observed(app: FastAPI) -> AsyncIterator[None]:

@@ -1,6 +1,7 @@
 """The engine: SQLite for asyncio that never blocks the event loop."""
 
 from loopsafe.engine._handle import TransactionHandle
+from loopsafe.engine._inline import InlineStats
 from loopsafe.engine._request import ExecuteResult
 from loopsafe.engine._result import Result
 from loopsafe.engine._shared import acquire, release, release_nowait
@@ -10,6 +11,7 @@ from loopsafe.engine.database import Database, open
 __all__ = [
     "Database",
     "ExecuteResult",
+    "InlineStats",
     "Result",
     "Stats",
     "TransactionHandle",

@@ -45,6 +45,8 @@ class Options:
     cache_size_kib: int = 16 * 1024
     progress_steps: int = 1_000_000
     setup: Setup | None = None
+    inline: bool = True
+    inline_budget: float = 0.0002
 
     def __post_init__(self) -> None:
         if not isinstance(self.path, str | os.PathLike) or not os.fspath(self.path):
@@ -76,6 +78,9 @@ class Options:
             _check_seconds("queue_budget", self.queue_budget, zero=False)
         if self.setup is not None and not callable(self.setup):
             raise ArgumentError(f"setup must be a callable taking a connection, not {self.setup!r}")
+        if not isinstance(self.inline, bool):
+            raise ArgumentError(f"inline must be True or False, not {self.inline!r}")
+        _check_seconds("inline_budget", self.inline_budget, zero=False)
         if not callable(self.rows) and self.rows not in ("tuple", "dict", "row"):
             raise ArgumentError("rows must be 'tuple', 'dict', 'row' or a row factory callable")
 

@@ -51,6 +51,11 @@ class StatementCosts:
 _costs = StatementCosts()
 
 
+def fast_statements() -> set[str]:
+    """The statement texts readers have learned are fast (the live set, not a copy)."""
+    return _costs.fast
+
+
 class Reader(Worker):
     """Serves the read lane with its own ``query_only`` connection."""
 
@@ -131,9 +136,10 @@ class Reader(Worker):
         elapsed = perf_counter() - started
         if req.op is CALL:  # only callables can leave state behind (never batched: no sql)
             self.reset(conn)
-        self.completions.post(req)
         if ok and req.sql:
+            # Before the answer: the caller's next call may then take the fast path.
             _costs.record(req.sql, elapsed)
+        self.completions.post(req)
 
     def reset(self, conn: sqlite3.Connection) -> None:
         """Leave the connection as the next call expects it: no open transaction (a

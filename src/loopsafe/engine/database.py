@@ -18,9 +18,11 @@ from loopsafe.engine._calls import Calls
 from loopsafe.engine._channel import Channel
 from loopsafe.engine._completions import Completions
 from loopsafe.engine._handle import TransactionHandle
+from loopsafe.engine._inline import FALLBACK, LATER, Inline, InlineStats
 from loopsafe.engine._lane import Lane
 from loopsafe.engine._options import Options, Rows, Setup
 from loopsafe.engine._pool import WorkerPool
+from loopsafe.engine._reader import fast_statements
 from loopsafe.engine._request import (
     CALL,
     CALL_ALONE,
@@ -82,6 +84,27 @@ class Database:
       caller can't be told anything: if the cancel came after its write ran, the write
       **may commit** with its group.
     - Nothing ever calls back into a closed loop.
+
+    **The fast path** (``inline=True``, the default for files): a ``fetchone``,
+    ``fetchall`` or ``fetchval`` of a statement text the readers have already run in
+    under a millisecond is answered on the loop's own thread, with no thread hop, on a
+    ``query_only`` connection of its own, while no reader thread is busy (a busy reader
+    would contend for the GIL that an inline statement lets go of inside SQLite, and so
+    hold the loop up; under concurrency the readers' batched hand-off is as cheap).
+    Its guarantee: no inline statement holds the loop longer than ``inline_budget``
+    (checked inside SQLite every 1,000 VM steps; a single step's disk read is the one
+    thing it can't cut short); it never waits for a lock (``busy_timeout`` 0 there); the
+    inline calls of one loop iteration stop 0.3 ms after its first (the next call waits
+    for the loop's next turn). A statement past its budget is stopped and re-run on a
+    reader, and its next 64 calls go to the readers too (doubling with each abort, up to
+    65,536); one that meets a lock is re-run on a reader. An inline call has no await
+    inside, so **a cancel can't reach it** (it completes; the cancel lands on the task's
+    next await) and **its deadline is its budget**: a call whose ``timeout`` is below
+    ``inline_budget`` never runs inline. Off the fast path: writes, ``read(fn)``
+    (arbitrary Python, unbounded by SQLite's clock), ``iterate()`` (it keeps a cursor
+    open across awaits), calls inside :meth:`transaction` (they run on the writer, in
+    the block), and ``:memory:`` (no readers learn what is fast).
+    See :meth:`inline_stats`.
     """
 
     def __init__(self, options: Options, loop: asyncio.AbstractEventLoop) -> None:
@@ -92,6 +115,7 @@ class Database:
         self._loop = loop
         self._completions = Completions(loop, (self._read, self._write))
         self._pool = WorkerPool(options, self._completions, self._read, self._write)
+        self._inline = Inline(options, loop, fast_statements(), self._pool.hooks)
         # A Database dropped without close() still lets its threads finish.
         weakref.finalize(self, self._pool.signal_stop)
         self._closing: asyncio.Task[None] | None = None
@@ -101,6 +125,7 @@ class Database:
         memory_name = f"loopsafe-{uuid.uuid4().hex}"
         try:
             await self._pool.start(self._loop, memory_name)
+            await self._inline.open(memory_name)
         except BaseException:
             self._calls.closed = True
             self._pool.signal_stop()  # cancelled while opening: let the threads finish
@@ -558,7 +583,7 @@ class Database:
         self._calls.check_loop()
         if self._closing is None:
             self._calls.closed = True
-            self._closing = asyncio.ensure_future(self._pool.stop(self._loop))
+            self._closing = asyncio.ensure_future(self._stop())
         await asyncio.shield(self._closing)
 
     def terminate(self) -> None:
@@ -592,6 +617,10 @@ class Database:
         """The event loop that opened the Database (the only one it answers on)."""
         return self._loop
 
+    async def _stop(self) -> None:
+        await self._inline.close()  # before the writer, whose close checkpoints the WAL
+        await self._pool.stop(self._loop)
+
     @property
     def closed(self) -> bool:
         """True once :meth:`close` has begun."""
@@ -610,6 +639,12 @@ class Database:
         lanes' limits. Cheap, never blocks, never raises; for metrics and health checks."""
         read, write = self._read, self._write
         return Stats(read.inflight, read.limit, write.inflight, write.limit)
+
+    def inline_stats(self) -> InlineStats:
+        """Return an :class:`~loopsafe.InlineStats` snapshot of the inline fast path (calls
+        answered on the loop's thread, handed to readers, stopped by the budget). Cheap,
+        never blocks, never raises."""
+        return self._inline.stats()
 
     # -- internals -----------------------------------------------------------------------
 
@@ -645,6 +680,18 @@ class Database:
             timeout = self.options.timeout
         elif type(timeout) is not float or not 0.0 <= timeout < _INFINITY:
             timeout = self._calls.timeout(timeout)  # validates, or raises ArgumentError
+        if target is self._read and not target.inflight and self._inline.conn is not None:
+            # On the loop, on purpose: each statement bounded by inline_budget (see _inline).
+            # Only while no reader is busy: an inline statement lets go of the GIL inside
+            # SQLite, and a busy reader that takes it then holds the loop up.
+            inline = self._inline
+            result = inline.run(op, sql, params, timeout, True)  # noqa: LS102
+            if result is LATER:
+                await asyncio.sleep(0)  # this loop turn's inline time is spent: the next one
+                if not target.inflight:
+                    result = inline.run(op, sql, params, timeout, False)  # noqa: LS102
+            if result is not FALLBACK and result is not LATER:
+                return result
         if not target.enter(wait):  # Lane.acquire's fast path, without creating a coroutine
             started = loop.time()
             # Raises OverloadedError (refused), DeadlineError (no slot before the deadline).
@@ -766,6 +813,8 @@ def open(
     journal_size_limit: int = 64 * 1024 * 1024,
     progress_steps: int = 1_000_000,
     setup: Setup | None = None,
+    inline: bool = True,
+    inline_budget: float = 0.0002,
 ) -> _Opener:
     """Open (creating if needed) the SQLite database at ``path`` (or ``":memory:"``).
 
@@ -799,6 +848,10 @@ def open(
     - ``setup``: ``fn(sqlite3.Connection)``, run on every connection the Database opens
       (the writer and each reader, on its own thread, after loopsafe's PRAGMAs; readers
       are ``query_only``): user functions, PRAGMAs, ``ATTACH``.
+    - ``inline`` / ``inline_budget``: the fast path (see :class:`Database`): reads the
+      readers have learned are fast run on the loop's own thread, each stopped past
+      ``inline_budget`` seconds (default 200 µs) and moved to a reader. ``inline=False``
+      sends every call through the threads.
 
     Durations are seconds, finite and not negative (``transaction_timeout``,
     ``iterate_idle_timeout`` and ``timeout`` more than zero).
@@ -830,5 +883,7 @@ def open(
         journal_size_limit=journal_size_limit,
         progress_steps=progress_steps,
         setup=setup,
+        inline=inline,
+        inline_budget=inline_budget,
     )
     return _Opener(options)

@@ -393,16 +393,22 @@ async def test_concurrent_gets_share_queries_and_each_gets_its_own_value(cache: 
     assert got == [i % 60 if i % 60 < 50 else "none" for i in range(300)]
 
 
-async def test_a_cancelled_get_leaves_the_others_in_its_batch(cache: Cache) -> None:
-    await cache.set_many({"a": 1, "b": 2, "c": 3})
-    calls = [asyncio.ensure_future(cache.get(key)) for key in "abcabc"]
-    await asyncio.sleep(0)
-    calls[4].cancel()
-    results = await asyncio.gather(*calls, return_exceptions=True)
-    assert results[:4] == [1, 2, 3, 1]
-    assert isinstance(results[4], asyncio.CancelledError)
-    assert results[5] == 3
-    assert await cache.get("b") == 2
+async def test_a_cancelled_get_leaves_the_others_in_its_batch(
+    backend: Backend, clock: FakeClock
+) -> None:
+    # On SQLite the engine's fast path would answer each get on the loop at once, so no
+    # get would wait in a batch to be cancelled there: it is turned off for this test.
+    options = {"inline": False} if backend.name == "sqlite" else None
+    async with Cache(backend.target("c"), clock=clock, open_options=options) as cache:
+        await cache.set_many({"a": 1, "b": 2, "c": 3})
+        calls = [asyncio.ensure_future(cache.get(key)) for key in "abcabc"]
+        await asyncio.sleep(0)
+        calls[4].cancel()
+        results = await asyncio.gather(*calls, return_exceptions=True)
+        assert results[:4] == [1, 2, 3, 1]
+        assert isinstance(results[4], asyncio.CancelledError)
+        assert results[5] == 3
+        assert await cache.get("b") == 2
 
 
 LOCK = "INSERT INTO loopsafe_cache_locks (namespace, key, owner, expires_at) VALUES (?, ?, ?, ?)"
