@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 
-.PHONY: run test lint types pytest bench bench-engine bench-http bench-stores clean
+.PHONY: run test lint types pytest bench bench-engine bench-http bench-stores bench-compat clean
 
 $(VENV)/.run: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,9 @@ bench-http: $(VENV)/.dev
 
 bench-stores: $(VENV)/.dev
 	$(PY) -m benchmarks.stores
+
+bench-compat: $(VENV)/.dev
+	$(PY) -m benchmarks.compat
 
 bench: bench-http
 

@@ -4,7 +4,7 @@ Open a Database with ``loopsafe.open(path)`` (not in ``__all__``: it would shado
 builtin ``open`` under ``from loopsafe import *``).
 """
 
-from loopsafe.engine import Database, ExecuteResult, Stats
+from loopsafe.engine import Database, ExecuteResult, Result, Stats, TransactionHandle
 from loopsafe.engine import open as open
 from loopsafe.errors import (
     AbortedError,
@@ -32,6 +32,7 @@ from loopsafe.errors import (
     SchemaVersionError,
     SerializationError,
     ServerError,
+    SetupError,
     SQLError,
     StoreError,
     TransactionError,
@@ -71,14 +72,17 @@ __all__ = [
     "Queue",
     "QueueError",
     "ReadOnlyError",
+    "Result",
     "SQLError",
     "ScheduleError",
     "SchemaVersionError",
     "SerializationError",
     "ServerError",
+    "SetupError",
     "Stats",
     "StoreError",
     "TransactionError",
+    "TransactionHandle",
     "UnknownTaskError",
     "ValueTooLargeError",
     "ValueTypeError",

@@ -34,6 +34,7 @@ __all__ = [
     "SchemaVersionError",
     "SerializationError",
     "ServerError",
+    "SetupError",
     "StoreError",
     "TransactionError",
     "UnknownTaskError",
@@ -140,6 +141,16 @@ class WrongLoopError(Error):
 
     Nothing was queued. A Database's threads answer on the loop that opened it: open one
     Database per event loop (per thread running a loop).
+    """
+
+
+class SetupError(Error):
+    """The ``setup`` function given to ``open()`` raised on one of the Database's
+    connections, so the Database was not opened: every connection it had opened was
+    closed and its threads have exited. The function's exception is the ``__cause__``.
+
+    Fix the function (it runs on the writer and on every reader, whose connections are
+    ``query_only``).
     """
 
 

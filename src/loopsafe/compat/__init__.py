@@ -1,2 +1,1 @@
-"""Other libraries' APIs served by loopsafe: an aiosqlite-compatible module and a
-SQLAlchemy dialect."""
+"""Drop-in faces of loopsafe for code written against other libraries (``aiosqlite``)."""

@@ -15,6 +15,7 @@ from loopsafe import errors
 from loopsafe.engine._lane import Lane
 from loopsafe.engine._options import Options
 from loopsafe.engine._request import ConnectionFn, FollowUps, Op, Request
+from loopsafe.engine._result import RowShape
 from loopsafe.errors import ArgumentError
 
 
@@ -70,11 +71,63 @@ class Calls:
         fn: ConnectionFn | None = None,
         readonly: bool = False,
         channel: FollowUps | None = None,
+        shape: RowShape | None = None,
     ) -> Request:
         """A new request whose deadline is ``timeout`` seconds from now (or none)."""
         deadline = None if timeout is None else monotonic() + timeout
         future = self.loop.create_future()
-        return Request(op, future, deadline, lane, sql, params, fn, readonly, False, channel)
+        return Request(
+            op, future, deadline, lane, sql, params, fn, readonly, False, channel, 0, shape
+        )
+
+    async def submit(
+        self,
+        lane: Lane,
+        op: Op,
+        timeout: float | None,
+        wait: bool,
+        sql: str = "",
+        params: Any = (),
+        fn: ConnectionFn | None = None,
+        readonly: bool = False,
+        outside: bool = False,
+        shape: RowShape | None = None,
+    ) -> Any:
+        """Admit one call to ``lane``, queue it and await its result: the path of every call
+        that is not in a task's ``transaction()`` (``Database`` inlines its own copy).
+
+        One deadline (``timeout``, else the Database's default) covers the wait for a slot
+        and the call. Raises ``ClosedError``, ``WrongLoopError``, ``OverloadedError``,
+        ``DeadlineError``, and what the thread reported.
+        """
+        self.check()
+        timeout = self.timeout(timeout)
+        loop = self.loop
+        if not lane.enter(wait):
+            started = loop.time()
+            await lane.acquire(loop, wait, None if timeout is None else started + timeout)
+            if self.closed:
+                lane.release()
+                raise errors.ClosedError("the Database closed while the call waited for a slot")
+            if timeout is not None:
+                timeout = max(0.0, timeout - (loop.time() - started))
+        deadline = None if timeout is None else monotonic() + timeout
+        req = Request(
+            op,
+            loop.create_future(),
+            deadline,
+            lane,
+            sql,
+            params,
+            fn,
+            readonly,
+            outside,
+            None,
+            0,
+            shape,
+        )
+        lane.queue.put(req)
+        return await self.wait(req, timeout)
 
     async def wait(self, req: Request, timeout: float | None) -> Any:
         """Await ``req``'s result; on a cancel or its deadline, stop its statement.

@@ -6,6 +6,7 @@ import os
 import sqlite3
 from typing import Any
 
+from loopsafe import errors
 from loopsafe.engine._options import Options
 
 
@@ -29,7 +30,12 @@ def _quote(path: str) -> str:
 
 
 def connect(options: Options, *, writer: bool, memory_name: str) -> sqlite3.Connection:
-    """Open one connection configured for its role. Raises ``sqlite3.Error``."""
+    """Open one connection configured for its role, then run ``open(setup=...)`` on it.
+
+    Every connection a Database opens comes from here (the writer, each reader), so the
+    setup function sees them all. Raises ``sqlite3.Error``; ``SetupError`` when the setup
+    function raises (the connection is closed).
+    """
     target, uri = _target(options, memory_name)
     if not options.memory and not options.readonly:
         directory = os.path.dirname(os.path.abspath(os.fspath(options.path)))
@@ -55,6 +61,17 @@ def connect(options: Options, *, writer: bool, memory_name: str) -> sqlite3.Conn
         conn.row_factory = sqlite3.Row
     elif callable(options.rows):
         conn.row_factory = options.rows
+    if options.setup is not None:
+        try:
+            options.setup(conn)
+        except BaseException as exc:
+            conn.close()
+            if not isinstance(exc, Exception):
+                raise
+            role = "the writer" if writer else "a reader"
+            raise errors.SetupError(
+                f"open(setup=...) raised on {role}'s connection: {type(exc).__name__}: {exc}"
+            ) from exc
     return conn
 
 

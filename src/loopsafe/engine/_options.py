@@ -12,6 +12,7 @@ from typing import Any, Literal
 from loopsafe.errors import ArgumentError
 
 RowFactory = Callable[[sqlite3.Cursor, tuple[Any, ...]], Any]
+Setup = Callable[[sqlite3.Connection], object]
 Rows = Literal["tuple", "dict", "row"] | RowFactory
 
 
@@ -43,6 +44,7 @@ class Options:
     journal_size_limit: int = 64 * 1024 * 1024
     cache_size_kib: int = 16 * 1024
     progress_steps: int = 1_000_000
+    setup: Setup | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.path, str | os.PathLike) or not os.fspath(self.path):
@@ -72,6 +74,8 @@ class Options:
             _check_seconds("timeout", self.timeout, zero=False)
         if self.queue_budget is not None:
             _check_seconds("queue_budget", self.queue_budget, zero=False)
+        if self.setup is not None and not callable(self.setup):
+            raise ArgumentError(f"setup must be a callable taking a connection, not {self.setup!r}")
         if not callable(self.rows) and self.rows not in ("tuple", "dict", "row"):
             raise ArgumentError("rows must be 'tuple', 'dict', 'row' or a row factory callable")
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from loopsafe import errors
 from loopsafe.engine._completions import Completions
+from loopsafe.engine._hooks import Hooks
 from loopsafe.engine._lane import Lane
 from loopsafe.engine._options import Options
 from loopsafe.engine._reader import Reader
@@ -34,6 +35,7 @@ class WorkerPool:
         self.iterators: set[FollowUps] = set()
         self.workers: list[Worker] = []
         self.writer: Writer | None = None
+        self.hooks = Hooks()  # configure() functions, shared by every thread
 
     async def start(self, loop: asyncio.AbstractEventLoop, memory_name: str) -> None:
         """Start the writer first (it creates the file and turns on WAL), then the readers."""
@@ -58,6 +60,7 @@ class WorkerPool:
         if cls is Reader:
             extra["iterators"] = self.iterators
         worker = cls(name, self.options, self.completions, started, exited, memory, **extra)
+        worker.hooks = self.hooks
         self.workers.append(worker)
         worker.start()
         return worker
@@ -137,6 +140,18 @@ class WorkerPool:
                     )
         if any(w.is_alive() for w in self.workers):
             self.signal_stop()
+
+    def terminate(self) -> None:
+        """Stop now, without waiting (loop thread): fail every queued call with
+        ``ClosedError``, stop running statements, roll back an open transaction; the
+        threads close their connections and exit by themselves."""
+        _alive.discard(self)
+        for lane in (self.read, self.write):
+            lane.fail_waiters(errors.ClosedError("the Database was terminated"))
+        for worker in self.workers:
+            worker.interrupt()
+        self.signal_stop()
+        self._fail_queued()
 
     def stop_at_exit(self) -> None:
         """Blocking stop for interpreter exit, when no loop may be running any more."""

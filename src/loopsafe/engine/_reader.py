@@ -66,6 +66,8 @@ class Reader(Worker):
         while True:
             batch = self.take_batch()
             self.held = batch
+            if self.hooks_done < len(self.hooks.fns):  # configure() added one: run it first
+                self.hooks_done = self.hooks.catch_up(conn, self.hooks_done)
             try:
                 if not self.serve_batch(conn, batch):
                     return

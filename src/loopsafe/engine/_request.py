@@ -15,6 +15,7 @@ from enum import Enum
 from typing import Any, Final, Protocol
 
 from loopsafe.engine._lane import Lane
+from loopsafe.engine._result import RowShape
 
 Params = Sequence[Any] | dict[str, Any]
 ConnectionFn = Callable[[sqlite3.Connection], Any]
@@ -33,7 +34,10 @@ class Op(Enum):
     FETCHVAL = ("fetchval", True, False)
     EXECUTE = ("execute", True, False)
     EXECUTEMANY = ("executemany", True, False)
+    RESULT = ("result", True, False)  # one statement: its rows, description and counts
     CALL = ("call", False, True)  # run the request's `fn` with the connection
+    CONFIGURE = ("configure", False, False)  # `fn` on the writer outside a transaction, kept
+    CALL_ALONE = ("call_alone", False, True)  # `fn` on the writer outside any transaction
     SCRIPT = ("script", False, True)  # several statements, outside any transaction
     ITERATE = ("iterate", False, False)  # open a cursor and send its first chunk
     NEXT_CHUNK = ("next_chunk", False, False)  # an iteration's next chunk (over its channel)
@@ -61,6 +65,9 @@ FETCHALL: Final = Op.FETCHALL
 FETCHVAL: Final = Op.FETCHVAL
 EXECUTE: Final = Op.EXECUTE
 EXECUTEMANY: Final = Op.EXECUTEMANY
+RESULT: Final = Op.RESULT
+CONFIGURE: Final = Op.CONFIGURE
+CALL_ALONE: Final = Op.CALL_ALONE
 CALL: Final = Op.CALL
 SCRIPT: Final = Op.SCRIPT
 ITERATE: Final = Op.ITERATE
@@ -145,6 +152,7 @@ class Request:
         "params",
         "readonly",
         "result",
+        "shape",
         "sql",
         "timed_out",
         "worker",
@@ -163,6 +171,7 @@ class Request:
         outside_transaction: bool = False,
         channel: FollowUps | None = None,
         chunk: int = 0,
+        shape: RowShape | None = None,
     ) -> None:
         # Positional in the hot path (keyword arguments cost the loop thread time per call).
         self.op = op
@@ -174,6 +183,7 @@ class Request:
         self.fn = fn  # Op.CALL: what to run
         self.channel = channel  # Op.ITERATE / Op.TRANSACTION: where the follow-ups come
         self.chunk = chunk  # Op.ITERATE: rows per chunk
+        self.shape = shape  # Op.RESULT: the caller's row and text factories, if any
         self.outside_transaction = outside_transaction  # VACUUM, PRAGMA, ATTACH, scripts
         self.readonly = readonly  # must not write, even when the writer serves it
         self.cancelled = False

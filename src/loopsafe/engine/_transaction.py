@@ -11,6 +11,7 @@ from loopsafe import errors
 from loopsafe.engine._calls import Calls, consume
 from loopsafe.engine._channel import Channel
 from loopsafe.engine._request import ConnectionFn, Op
+from loopsafe.engine._result import RowShape
 
 
 class TransactionState:
@@ -45,12 +46,13 @@ class TransactionState:
         params: Any = (),
         fn: ConnectionFn | None = None,
         readonly: bool = False,
+        shape: RowShape | None = None,
     ) -> Any:
         """Run one call on the writer inside this transaction (no queue admission: the
         transaction already holds the writer)."""
         calls = self.calls
         timeout = calls.timeout(timeout)
-        req = calls.request(op, timeout, None, sql, params, fn, readonly)
+        req = calls.request(op, timeout, None, sql, params, fn, readonly, shape=shape)
         self.channel.send(req)
         return await calls.wait(req, timeout)
 

@@ -11,14 +11,18 @@ from typing import Any
 from loopsafe import errors
 from loopsafe.engine._completions import Completions
 from loopsafe.engine._connect import connect
+from loopsafe.engine._hooks import Hooks
 from loopsafe.engine._options import Options
 from loopsafe.engine._request import (
     CALL,
+    CALL_ALONE,
+    CONFIGURE,
     EXECUTE,
     EXECUTEMANY,
     FETCHALL,
     FETCHONE,
     FETCHVAL,
+    RESULT,
     SCRIPT,
     STOP,
     ExecuteResult,
@@ -26,6 +30,7 @@ from loopsafe.engine._request import (
     Request,
     Stop,
 )
+from loopsafe.engine._result import Result
 from loopsafe.engine._routing import inserts_rows
 from loopsafe.engine._translate import translate
 
@@ -55,6 +60,8 @@ def run_operation(conn: sqlite3.Connection, req: Request) -> Any:
         return conn.execute(req.sql, req.params).fetchone()
     if op is FETCHALL:
         return conn.execute(req.sql, req.params).fetchall()
+    if op is RESULT:
+        return _result(conn, req)
     if op is FETCHVAL:
         row = conn.execute(req.sql, req.params).fetchone()
         if row is None:
@@ -84,6 +91,10 @@ def run_operation(conn: sqlite3.Connection, req: Request) -> Any:
             # thread after the call: hand over its rows or its counts instead.
             return _drain_cursor(result)
         return result
+    if op is CONFIGURE or op is CALL_ALONE:
+        assert req.fn is not None
+        req.fn(conn)
+        return None
     if op is SCRIPT:
         for statement in split_script(req.sql):
             # One statement at a time, so a deadline or a cancel stops the script between
@@ -93,6 +104,37 @@ def run_operation(conn: sqlite3.Connection, req: Request) -> Any:
             conn.execute(statement).close()
         return None
     raise AssertionError(f"{op} is not an operation a connection runs by itself")
+
+
+def _result(conn: sqlite3.Connection, req: Request) -> Result:
+    shape = req.shape
+    if shape is not None and shape.text_factory is not str:
+        conn.text_factory = shape.text_factory  # for this call only: restored below
+        try:
+            return _fetch_result(conn, req)
+        finally:
+            conn.text_factory = str
+    return _fetch_result(conn, req)
+
+
+def _fetch_result(conn: sqlite3.Connection, req: Request) -> Result:
+    before = conn.total_changes
+    cur = conn.execute(req.sql, req.params)
+    try:
+        shape = req.shape
+        if shape is not None and shape.row_factory is not None:
+            cur.row_factory = shape.row_factory
+        description = cur.description
+        rows = cur.fetchall() if description is not None else []
+        changed = conn.total_changes - before
+        rowcount = cur.rowcount
+        if rowcount < 0 and changed:
+            rowcount = changed  # sqlite3 reports -1 for `WITH ... INSERT`
+        # As for EXECUTE: the connection's last insert rowid outlives the statement.
+        lastrowid = cur.lastrowid if changed and inserts_rows(req.sql) else None
+        return Result(rows, description, rowcount, lastrowid)
+    finally:
+        cur.close()
 
 
 def split_script(script: str) -> Iterator[str]:
@@ -150,6 +192,8 @@ class Worker(threading.Thread):
         self.conn = None
         self.current: Request | None = None
         self.stopping = False  # set when the Database closes: queued work fails at once
+        self.hooks = Hooks()  # the Database's configure() functions (the pool shares one)
+        self.hooks_done = 0  # how many of them this connection has run
 
     def run(self) -> None:
         try:
@@ -161,6 +205,7 @@ class Worker(threading.Thread):
             return
         conn.set_progress_handler(self._progress, self.options.progress_steps)
         self.conn = conn
+        self.hooks_done = self.hooks.catch_up(conn, 0)
         self.completions.post(self.started)
         try:
             self.serve(conn)

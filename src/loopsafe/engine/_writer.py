@@ -11,6 +11,7 @@ from loopsafe import errors
 from loopsafe.engine._request import (
     CALL,
     COMMIT,
+    CONFIGURE,
     EXECUTEMANY,
     RELEASE,
     ROLLBACK,
@@ -128,7 +129,12 @@ class Writer(Worker):
         self.completions.post(req)
 
     def execute(self, conn: sqlite3.Connection, req: Request) -> bool:
-        return self.guard(req, run_read_only if req.readonly else run_operation, conn, req)
+        ok = self.guard(req, run_read_only if req.readonly else run_operation, conn, req)
+        if ok and req.op is CONFIGURE and req.fn is not None:
+            # It ran here: now the other connections run it before their next call.
+            self.hooks.fns.append(req.fn)
+            self.hooks_done += 1
+        return ok
 
     def begin(self, conn: sqlite3.Connection, reqs: list[Request]) -> bool:
         self.rollback(conn)  # never start on top of a transaction something left open

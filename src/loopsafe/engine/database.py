@@ -17,11 +17,14 @@ from loopsafe import errors
 from loopsafe.engine._calls import Calls
 from loopsafe.engine._channel import Channel
 from loopsafe.engine._completions import Completions
+from loopsafe.engine._handle import TransactionHandle
 from loopsafe.engine._lane import Lane
-from loopsafe.engine._options import Options, Rows
+from loopsafe.engine._options import Options, Rows, Setup
 from loopsafe.engine._pool import WorkerPool
 from loopsafe.engine._request import (
     CALL,
+    CALL_ALONE,
+    CONFIGURE,
     EXECUTE,
     EXECUTEMANY,
     FETCHALL,
@@ -29,6 +32,7 @@ from loopsafe.engine._request import (
     FETCHVAL,
     ITERATE,
     NEXT_CHUNK,
+    RESULT,
     SCRIPT,
     ConnectionFn,
     ExecuteResult,
@@ -36,6 +40,7 @@ from loopsafe.engine._request import (
     Params,
     Request,
 )
+from loopsafe.engine._result import Result, RowShape
 from loopsafe.engine._routing import ALONE, READ, WRITE, Kind, statement_kind
 from loopsafe.engine._stats import Stats
 from loopsafe.engine._transaction import Transaction, current_transaction, open_transactions
@@ -400,6 +405,143 @@ class Database:
         """
         return Transaction(self._calls, timeout, wait)
 
+    async def query(
+        self,
+        sql: str,
+        params: Params = (),
+        *,
+        timeout: float | None = None,
+        wait: bool = False,
+        lane: LaneChoice = "auto",
+        row_factory: Callable[[sqlite3.Cursor, tuple[Any, ...]], Any] | None = None,
+        text_factory: Callable[[bytes], Any] | None = None,
+    ) -> Result:
+        """Run one statement and return everything about it in one hop: a frozen
+        :class:`~loopsafe.Result` (``rows``, ``description``, ``rowcount``, ``lastrowid``),
+        for a read as for a write (``INSERT ... RETURNING`` gives its rows and counts).
+
+        Routed as :meth:`fetchone`; a write returns after the COMMIT that holds it, as
+        :meth:`execute`. ``row_factory`` / ``text_factory``: as ``sqlite3``'s, for this call
+        only (they run on the thread that fetches the rows). Inside :meth:`transaction` it
+        runs in the block's transaction.
+
+        Raises, cancel and deadline: as :meth:`execute`.
+        """
+        calls = self._calls
+        calls.check_loop()
+        kind = statement_kind(sql)
+        readonly = lane == "read"
+        shape = None
+        if row_factory is not None or text_factory is not None:
+            shape = RowShape(row_factory, text_factory or str)
+        if open_transactions.get() is not None:
+            state = current_transaction(calls)
+            if state is not None:
+                done: Result = await state.call(RESULT, timeout, sql, params, None, readonly, shape)
+                return done
+        target = self._route(kind, lane)
+        outside = kind is ALONE
+        result: Result = await calls.submit(
+            target, RESULT, timeout, wait, sql, params, None, readonly, outside, shape
+        )
+        return result
+
+    async def begin(
+        self, *, immediate: bool = False, timeout: float | None = None, wait: bool = False
+    ) -> TransactionHandle:
+        """Begin a transaction held by the returned :class:`~loopsafe.TransactionHandle`
+        (not by the calling task): end it with ``commit()`` or ``rollback()``.
+
+        The handle takes the writer only at its first write, so a read-only handle never
+        holds it; reads before the first write run on the readers, each seeing what was
+        committed when it ran (see the handle). ``immediate=True`` takes the writer now
+        (``BEGIN IMMEDIATE``): every read of the handle then sees one snapshot. ``timeout``:
+        the longest the handle may hold the writer (default ``transaction_timeout``); it
+        also bounds the wait for the writer when a call has no timeout of its own. ``wait``:
+        as for every call, for each of the handle's calls.
+
+        Raises: ``ClosedError``, ``WrongLoopError``, ``ReadOnlyError`` (``immediate`` on a
+        ``readonly`` Database), ``ArgumentError``; with ``immediate``, what
+        :meth:`TransactionHandle.take_writer` raises. **Cancellation** (``immediate``) while
+        waiting for the writer: nothing is held.
+        """
+        calls = self._calls
+        calls.check()
+        if immediate and self.options.readonly:
+            raise errors.ReadOnlyError("the Database was opened with readonly=True")
+        handle = TransactionHandle(calls, self._read_lane, timeout, wait)
+        if immediate:
+            await handle.take_writer()
+        return handle
+
+    async def configure(self, fn: Callable[[sqlite3.Connection], object]) -> None:
+        """Run ``fn(connection)`` on every connection of the Database (user functions,
+        ``set_authorizer``, PRAGMAs): on the writer now, outside any transaction, and on
+        each reader before its next call. Returns once the writer ran it.
+
+        Connection-level settings are shared by every user of this Database (they are
+        settings of its connections). Prefer ``open(setup=...)`` for what every connection
+        needs from the start.
+
+        Raises what ``fn`` raised on the writer (``sqlite3`` errors translated; the readers
+        then never run it); ``ClosedError``, ``WrongLoopError``. A reader on which ``fn``
+        fails logs it (``loopsafe.engine``). **Cancellation**: before the writer took it,
+        it never runs anywhere; after, it runs everywhere.
+        """
+        calls = self._calls
+        calls.check()
+        if not callable(fn):
+            raise errors.ArgumentError(f"configure() needs a callable, not {fn!r}")
+        if self.options.readonly:
+            self._pool.hooks.fns.append(fn)  # no writer to try it first: the readers run it
+            return
+        await calls.submit(calls.write, CONFIGURE, None, True, "", (), fn, False, True)
+
+    async def backup(
+        self,
+        target: Database | sqlite3.Connection,
+        *,
+        pages: int = -1,
+        progress: Callable[[int, int, int], object] | None = None,
+        name: str = "main",
+        sleep: float = 0.25,
+    ) -> None:
+        """Copy this database (its committed state) over ``target``: another Database,
+        or a ``sqlite3.Connection`` the caller owns. Arguments as ``sqlite3``'s ``backup``.
+
+        Into a ``sqlite3.Connection``: runs on a reader, ``sqlite3.Connection.backup``
+        page by page (the caller must not use ``target`` until this returns). Into a
+        Database: a snapshot is read here in one hop, then written over ``target`` on its
+        writer, outside any transaction (its other writes queue meanwhile).
+
+        Raises ``sqlite3``'s errors translated (``SQLError``, ``BusyError``, ...);
+        ``ClosedError``, ``WrongLoopError``. **Cancellation**: a copy into a Database that
+        its writer began completes.
+        """
+
+        def into(conn: sqlite3.Connection, dest: sqlite3.Connection) -> None:
+            conn.backup(dest, pages=pages, progress=progress, name=name, sleep=sleep)
+
+        if isinstance(target, sqlite3.Connection):
+            await self.read(lambda conn: into(conn, target), wait=True)
+            return
+        data: bytes = await self.read(lambda conn: conn.serialize(name=name), wait=True)
+
+        if len(data) >= 20 and data[18] == 2:
+            # A WAL file's header: an in-memory copy must read it as a rollback-journal one.
+            data = data[:18] + b"\x01\x01" + data[20:]
+
+        def restore(conn: sqlite3.Connection) -> None:
+            snapshot = sqlite3.connect(":memory:")
+            try:
+                snapshot.deserialize(data)
+                snapshot.backup(conn, pages=pages, progress=progress, sleep=sleep)
+            finally:
+                snapshot.close()
+
+        calls = target._calls
+        await calls.submit(calls.write, CALL_ALONE, None, True, "", (), restore, False, True)
+
     # -- lifecycle -----------------------------------------------------------------------
 
     async def close(self) -> None:
@@ -418,6 +560,37 @@ class Database:
             self._calls.closed = True
             self._closing = asyncio.ensure_future(self._pool.stop(self._loop))
         await asyncio.shield(self._closing)
+
+    def terminate(self) -> None:
+        """Close at once, without waiting (synchronous: for a pool's hard close, garbage
+        collection, a loop that is gone).
+
+        Queued calls fail with ``ClosedError``, running statements are interrupted, an open
+        transaction is rolled back; the threads close their connections and exit by
+        themselves, in the background. Called from another thread (or after the loop
+        closed), the loop's side of it runs on the loop when the loop gets to it. Never
+        raises. A later :meth:`close` waits for the threads.
+        """
+        self._calls.closed = True
+        loop = self._loop
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self._pool.terminate()
+            return
+        self._pool.signal_stop()  # thread-safe: the threads roll back and finish by themselves
+        if not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(self._pool.terminate)
+            except RuntimeError:
+                pass  # the loop closed meanwhile: nobody is awaiting anything on it
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The event loop that opened the Database (the only one it answers on)."""
+        return self._loop
 
     @property
     def closed(self) -> bool:
@@ -520,6 +693,10 @@ class Database:
             return self._read
         return self._write
 
+    def _read_lane(self) -> Lane:
+        # Where a read of a TransactionHandle goes now (it holds nothing yet).
+        return self._route(READ, "read")
+
     def _readers_pinned(self) -> bool:
         # Every reader is streaming an iterate(): a read queued behind them would wait for
         # an iteration to end — forever, if that iteration waits for this read (a query per
@@ -544,6 +721,11 @@ class _Opener:
     def __init__(self, options: Options) -> None:
         self._options = options
         self._db: Database | None = None
+
+    @property
+    def options(self) -> Options:
+        """The validated options the Database will be opened with."""
+        return self._options
 
     async def _open(self) -> Database:
         db = Database(self._options, asyncio.get_running_loop())
@@ -583,6 +765,7 @@ def open(
     mmap_size: int = 256 * 1024 * 1024,
     journal_size_limit: int = 64 * 1024 * 1024,
     progress_steps: int = 1_000_000,
+    setup: Setup | None = None,
 ) -> _Opener:
     """Open (creating if needed) the SQLite database at ``path`` (or ``":memory:"``).
 
@@ -613,6 +796,9 @@ def open(
     - ``mmap_size``, ``journal_size_limit``: bytes, see SQLite's PRAGMAs of those names.
     - ``progress_steps``: VM steps between a running statement's own deadline checks (a
       cancelled or timed-out call is also interrupted at once from the loop).
+    - ``setup``: ``fn(sqlite3.Connection)``, run on every connection the Database opens
+      (the writer and each reader, on its own thread, after loopsafe's PRAGMAs; readers
+      are ``query_only``): user functions, PRAGMAs, ``ATTACH``.
 
     Durations are seconds, finite and not negative (``transaction_timeout``,
     ``iterate_idle_timeout`` and ``timeout`` more than zero).
@@ -620,7 +806,8 @@ def open(
     Returns an opener: awaiting it (or entering it) returns the open :class:`Database`.
     Raises: ``ArgumentError`` at once for an option it can't use; when awaited,
     ``CannotOpenError`` (missing directory, permissions), ``CorruptError`` (not a SQLite
-    file), ``ReadOnlyError``, ``BusyError`` (another process holds the file's lock past
+    file), ``SetupError`` (``setup`` raised: no thread is left running), ``ReadOnlyError``,
+    ``BusyError`` (another process holds the file's lock past
     ``busy_timeout`` while WAL is turned on). **Cancellation** while opening tells the
     threads started so far to stop (they close their connections and exit by themselves).
     """
@@ -642,5 +829,6 @@ def open(
         mmap_size=mmap_size,
         journal_size_limit=journal_size_limit,
         progress_steps=progress_steps,
+        setup=setup,
     )
     return _Opener(options)

@@ -1,0 +1,1 @@
+"""The aiosqlite adapter against aiosqlite itself (``make bench-compat``)."""
