@@ -8,8 +8,8 @@ statement (``_dbapi``), and the pool (``LoopsafePool``).
 SQLAlchemy's pysqlite dialect installs ``regexp`` and ``floor`` on each connection with
 ``create_function``; here the DB-API connections share their Database's threads, so the
 functions go in the Database's per-connection setup hook instead, run once on the writer
-and on every reader when the Database opens. A user's own hook (``connect_args={"setup":
-fn}``) runs after them.
+and on every reader when the Database opens. A user's own hook
+(``connect_args={"options": {"setup": fn}}``) runs after them.
 """
 
 from __future__ import annotations
@@ -67,9 +67,12 @@ class LoopsafeDialect(SQLiteDialect_pysqlite):
 
     URLs are SQLAlchemy's SQLite URLs (``sqlite+loopsafe:///app.db``,
     ``sqlite+loopsafe://`` for ``:memory:``). ``connect_args`` go to
-    ``loopsafe.compat.aiosqlite.connect``, which passes loopsafe's ``open`` options on
-    (``readers``, ``timeout``, ``busy_timeout``, ...) and ``setup`` (a function run on
-    every SQLite connection of the Database, after SQLAlchemy's functions).
+    ``loopsafe.compat.aiosqlite.connect``; ``connect_args={"options": {...}}`` carries
+    loopsafe's ``open`` options (``readers``, ``timeout``, ``durability``, ...) and
+    ``setup`` (a function run on every SQLite connection of the Database, after
+    SQLAlchemy's functions). File databases get :class:`LoopsafePool`; ``:memory:``
+    gets ``StaticPool`` (one connection, as for aiosqlite: an adapter connection to
+    ``:memory:`` is a private database).
     """
 
     driver = "loopsafe"
@@ -84,19 +87,24 @@ class LoopsafeDialect(SQLiteDialect_pysqlite):
 
     @classmethod
     def get_pool_class(cls, url: URL) -> type[pool.Pool]:
-        return LoopsafePool
+        # An adapter connection to ":memory:" is a private database (as in sqlite3), so
+        # every checkout must share one connection to see the same tables: StaticPool,
+        # as SQLAlchemy gives aiosqlite.
+        return LoopsafePool if cls._is_url_file_db(url) else pool.StaticPool
 
     def create_connect_args(self, url: URL) -> Any:
-        args, options = super().create_connect_args(url)
+        args, kwargs = super().create_connect_args(url)
         for name in _IGNORED_CONNECT_ARGS:
-            options.pop(name, None)
-        options["setup"] = install_functions
-        return args, options
+            kwargs.pop(name, None)
+        return args, kwargs
 
     def connect(self, *args: Any, **kwargs: Any) -> Any:
-        user = kwargs.get("setup")
-        if user is not None and user is not install_functions:
-            kwargs["setup"] = _with_user_setup(user)
+        # loopsafe's own options travel in ``options``; SQLAlchemy's functions are added
+        # to (or put before) the user's setup hook.
+        options = dict(kwargs.get("options") or {})
+        user = options.get("setup")
+        options["setup"] = install_functions if user is None else _with_user_setup(user)
+        kwargs["options"] = options
         return super().connect(*args, **kwargs)
 
     def on_connect(self) -> None:  # type: ignore[override]
