@@ -24,6 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import pool, util
+from sqlalchemy.dialects.sqlite.base import SQLiteExecutionContext
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.engine import URL
 
@@ -62,6 +63,11 @@ def _with_user_setup(user: Setup) -> Setup:
     return setup
 
 
+class _ExecutionContext(SQLiteExecutionContext):
+    def create_server_side_cursor(self) -> Any:
+        return self._dbapi_connection.cursor(server_side=True)
+
+
 class LoopsafeDialect(SQLiteDialect_pysqlite):
     """``sqlite+loopsafe://`` for ``create_async_engine``.
 
@@ -80,6 +86,7 @@ class LoopsafeDialect(SQLiteDialect_pysqlite):
     supports_statement_cache = True
     supports_server_side_cursors = True
     has_terminate = True
+    execution_ctx_cls = _ExecutionContext
 
     @classmethod
     def import_dbapi(cls) -> Any:
