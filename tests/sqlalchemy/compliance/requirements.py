@@ -23,10 +23,6 @@ def _version(at_least: tuple[int, int, int]) -> bool:
     return sqlite3.sqlite_version_info >= at_least
 
 
-def _memory(config: Any) -> bool:
-    return not config.db.dialect._is_url_file_db(config.db.url)
-
-
 class Requirements(SuiteRequirements):  # type: ignore[misc]
     # -- DDL ---------------------------------------------------------------------------
 
@@ -163,10 +159,6 @@ class Requirements(SuiteRequirements):  # type: ignore[misc]
     def views(self) -> Rule:
         return exclusions.open()
 
-    @property
-    def temporary_views(self) -> Rule:
-        return exclusions.open()
-
     # -- types -------------------------------------------------------------------------
 
     @property
@@ -220,13 +212,20 @@ class Requirements(SuiteRequirements):  # type: ignore[misc]
     def schemas(self) -> Rule:
         return exclusions.open()  # the suite ATTACHes a test_schema database
 
+    # TEMP tables and views live on the connection that made them: the writer. A
+    # reflection query outside a transaction runs on a reader, which doesn't see them.
+    # (SQLAlchemy's own requirements skip these on SQLite file databases too.)
     @property
-    def temp_table_names(self) -> Rule:
-        return exclusions.open()
+    def temporary_tables(self) -> Rule:
+        return exclusions.closed()
 
     @property
-    def has_temp_table(self) -> Rule:
-        return exclusions.open()
+    def temp_table_reflection(self) -> Rule:
+        return exclusions.closed()
+
+    @property
+    def temporary_views(self) -> Rule:
+        return exclusions.closed()
 
     @property
     def check_constraint_reflection(self) -> Rule:
