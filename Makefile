@@ -47,9 +47,13 @@ bench-stores: $(VENV)/.dev
 # and on :memory:; its own pytest invocation, since SQLAlchemy's plugin takes over collection.
 ORM_SUITE := $(BIN)/pytest -c tests/sqlalchemy/compliance/pytest.ini \
 	-p sqlalchemy.testing.plugin.pytestplugin tests/sqlalchemy/compliance -q
+ORM_FILES := suite_loopsafe.db* loopsafe_test_schema.db*
 test-orm: $(VENV)/.dev
+	rm -f $(ORM_FILES)
 	$(ORM_SUITE) --dburi 'sqlite+loopsafe:///suite.db'
+	rm -f $(ORM_FILES)
 	$(ORM_SUITE) --dburi 'sqlite+loopsafe://'
+	rm -f $(ORM_FILES)
 
 bench-orm: $(VENV)/.dev
 	$(PY) -m benchmarks.orm

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Integer, String, func, select, text
+from sqlalchemy import Integer, String, func, insert, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -63,7 +63,7 @@ async def test_memory_database_is_shared_by_every_checkout() -> None:
     try:
         async with engine.begin() as conn:
             await conn.run_sync(Base.metadata.create_all)
-            await conn.execute(Item.__table__.insert(), [{"name": "a"}])
+            await conn.execute(insert(Item), [{"name": "a"}])
         assert await count(engine) == 1
     finally:
         await engine.dispose()
@@ -100,7 +100,7 @@ async def test_regexp_works_on_readers_and_in_transactions(engine: AsyncEngine) 
     async with engine.connect() as conn:  # a read outside a transaction: a reader
         assert (await conn.execute(query)).scalars().all() == ["banana"]
     async with engine.begin() as conn:  # after a write: the writer
-        await conn.execute(Item.__table__.insert(), [{"name": "blueberry"}])
+        await conn.execute(insert(Item), [{"name": "blueberry"}])
         assert sorted((await conn.execute(query)).scalars()) == ["banana", "blueberry"]
 
 
@@ -175,14 +175,14 @@ async def test_read_only_checkout_returns_without_a_rollback_call(
             await conn.execute(select(Item.id))
     assert calls == []
     async with engine.connect() as conn:  # a write left open is rolled back on return
-        await conn.execute(Item.__table__.insert(), [{"name": "open"}])
+        await conn.execute(insert(Item), [{"name": "open"}])
     assert calls == ["rollback"]
     assert await count(engine) == 0
 
 
 async def test_stream_reads_rows_as_asked(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
-        await conn.execute(Item.__table__.insert(), [{"name": f"n{i}"} for i in range(50)])
+        await conn.execute(insert(Item), [{"name": f"n{i}"} for i in range(50)])
     async with engine.connect() as conn:
         result = await conn.stream(select(Item.name).order_by(Item.id))
         names = [name async for name in result.scalars()]

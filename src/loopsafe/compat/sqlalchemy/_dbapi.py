@@ -252,7 +252,9 @@ class Module:
     def connect(self, database: str, **kwargs: Any) -> Connection:
         """Open an adapter connection (awaited in SQLAlchemy's greenlet) and wrap it."""
         creator = kwargs.pop("async_creator_fn", None)
-        opening = creator(database, **kwargs) if creator else self.driver.connect(database, **kwargs)
+        opening = (
+            creator(database, **kwargs) if creator else self.driver.connect(database, **kwargs)
+        )
         return Connection(self, await_only(opening))
 
     def __getattr__(self, name: str) -> Any:

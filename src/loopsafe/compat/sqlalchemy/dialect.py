@@ -19,8 +19,8 @@ import importlib
 import math
 import re
 import sqlite3
-from importlib import metadata
 from collections.abc import Callable
+from importlib import metadata
 from typing import Any
 
 from sqlalchemy import pool, util

@@ -4,7 +4,10 @@
 SQLAlchemy's SQLite hooks apply, except one: they ATTACH the suite's ``test_schema``
 database with a statement on each new DB-API connection, which here would reach only the
 connection that ran it (the writer), not the readers. The ATTACH goes in the Database's
-setup hook instead, so every connection of the Database has the schema.
+setup hook instead, so every connection of the Database has the schema. Nor are the
+files removed when an engine is disposed (SQLAlchemy's hook does): the Database they
+belong to is shared, and may still be open for another engine of the suite. ``make
+test-orm`` removes them.
 """
 
 from __future__ import annotations
@@ -42,9 +45,3 @@ def _post_configure_engine(url: Any, engine: Any, follower_ident: str | None) ->
         if dialect.driver != "loopsafe":
             return
         cparams["options"] = {**cparams.get("options", {}), "setup": _attach(attach_path)}
-
-    @event.listens_for(engine, "engine_disposed")
-    def remove_files(engine: Any) -> None:
-        for name in (attach_path, engine.url.database):
-            if name and name != ":memory:" and os.path.exists(name):
-                os.remove(name)
