@@ -212,3 +212,27 @@ async def test_immediate_on_a_readonly_database_is_refused(path: object) -> None
         txn = await db.begin()
         assert await txn.fetchall("SELECT * FROM t") == []
         await txn.commit()
+
+
+async def test_the_first_write_is_answered_with_its_begin_in_one_wake_up(
+    db: loopsafe.Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from loopsafe.engine._completions import Completions
+    from loopsafe.engine._request import Op, Request
+
+    batches: list[list[Op]] = []
+    post_many = Completions.post_many
+
+    def record(self: Completions, reqs: list[Request]) -> None:
+        batches.append([req.op for req in reqs])
+        post_many(self, reqs)
+
+    def record_one(self: Completions, req: Request) -> None:
+        record(self, [req])
+
+    monkeypatch.setattr(Completions, "post_many", record)
+    monkeypatch.setattr(Completions, "post", record_one)
+    txn = await db.begin()
+    await txn.execute("INSERT INTO items (name) VALUES ('a')")
+    await txn.commit()
+    assert [Op.TRANSACTION, Op.EXECUTE] in batches

@@ -38,6 +38,8 @@ def run_read_only(conn: sqlite3.Connection, req: Request) -> Any:
         conn.execute("PRAGMA query_only = OFF")
 
 
+MAX_HELD = 32  # most answers of one transaction held back for a shared wake-up
+
 # What running one request of a group did to the group's transaction.
 OK = 0  # it succeeded
 UNDONE = 1  # it failed and left nothing behind: the others carry on
@@ -256,7 +258,12 @@ class Writer(Worker):
             self.completions.post(req)
             return
         self.channel = channel
-        self.completions.post(req)
+        # Answers wait while more of the transaction's calls are already queued (a handle's
+        # first write is queued behind its BEGIN), so they reach the loop in one wake-up.
+        answers: list[Request] = [req]
+        if channel.queue.empty():
+            self.completions.post_many(answers)
+            answers = []
         limit = channel.timeout or self.options.transaction_timeout
         deadline = monotonic() + limit
         savepoints: list[str] = []
@@ -278,7 +285,9 @@ class Writer(Worker):
                     return
                 if item.op is COMMIT or item.op is ROLLBACK:
                     self.end(conn, item, broken, ended_by_call)
-                    self.completions.post(item)
+                    answers.append(item)
+                    self.completions.post_many(answers)
+                    answers = []
                     why = errors.TransactionError("the transaction has ended")
                     return
                 if broken is not None:
@@ -292,8 +301,13 @@ class Writer(Worker):
                     if outcome in (LOST, ENDED):
                         broken = item.error or errors.TransactionError("the transaction ended")
                         ended_by_call = outcome == ENDED
-                self.completions.post(item)
+                answers.append(item)
+                if len(answers) >= MAX_HELD or channel.queue.empty():
+                    self.completions.post_many(answers)  # before the writer blocks again
+                    answers = []
         finally:
+            if answers:
+                self.completions.post_many(answers)
             self.channel = None
             self.rollback(conn)  # after COMMIT this does nothing
             channel.close(why, self.completions.post)
