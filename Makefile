@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 
-.PHONY: run test lint types pytest bench bench-engine bench-http bench-stores bench-compat clean
+.PHONY: run test lint types pytest bench bench-engine bench-http bench-stores bench-compat bench-orm test-orm test-orm-memory clean
 
 $(VENV)/.run: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,7 @@ $(VENV)/.dev: pyproject.toml
 run: $(VENV)/.run
 	$(PY) -m loopsafe serve
 
-test: $(VENV)/.dev lint types pytest
+test: $(VENV)/.dev lint types pytest test-orm
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check src tests benchmarks
@@ -42,6 +42,25 @@ bench-http: $(VENV)/.dev
 
 bench-stores: $(VENV)/.dev
 	$(PY) -m benchmarks.stores
+
+# SQLAlchemy's dialect suite (from the installed SQLAlchemy) on sqlite+loopsafe, on a file;
+# its own pytest invocation, since SQLAlchemy's plugin takes over collection.
+# (On :memory:, test-orm-memory: 14 failures and 1 error remain, see the README.)
+ORM_SUITE := $(BIN)/pytest -c tests/sqlalchemy/compliance/pytest.ini \
+	-p sqlalchemy.testing.plugin.pytestplugin tests/sqlalchemy/compliance -q
+ORM_FILES := suite_loopsafe.db* loopsafe_test_schema.db*
+test-orm: $(VENV)/.dev
+	rm -f $(ORM_FILES)
+	$(ORM_SUITE) --dburi 'sqlite+loopsafe:///suite.db'
+	rm -f $(ORM_FILES)
+
+test-orm-memory: $(VENV)/.dev
+	rm -f $(ORM_FILES)
+	$(ORM_SUITE) --dburi 'sqlite+loopsafe://'
+	rm -f $(ORM_FILES)
+
+bench-orm: $(VENV)/.dev
+	$(PY) -m benchmarks.orm
 
 bench-compat: $(VENV)/.dev
 	$(PY) -m benchmarks.compat
