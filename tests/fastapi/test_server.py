@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import socket
 import subprocess
@@ -15,6 +14,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.processes import stop
 
 APP = Path(__file__).with_name("app.py")
 
@@ -39,16 +40,6 @@ def _wait_ready(served: Served, deadline: float) -> None:
     raise RuntimeError("server did not answer in time")
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.kill(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Served]:
     with socket.socket() as sock:
@@ -68,7 +59,7 @@ def served(tmp_path: Path) -> Iterator[Served]:
         _wait_ready(server, time.monotonic() + 30)
         yield server
     finally:
-        _stop(proc)
+        stop(proc)
 
 
 async def test_depends_gives_the_database(served: Served) -> None:
@@ -111,7 +102,7 @@ async def test_deadline_answers_504(served: Served) -> None:
 
 def test_lifespan_opens_and_closes(served: Served) -> None:
     assert served.marker.read_text() == "opened\n"
-    _stop(served.proc)
+    stop(served.proc)
     # uvicorn re-raises the SIGTERM it handled once it has shut down cleanly.
     assert served.proc.returncode in (0, -signal.SIGTERM)
     assert served.marker.read_text() == "opened\nclosed\n"
