@@ -21,7 +21,7 @@ $(VENV)/.dev: pyproject.toml
 run: $(VENV)/.run
 	$(PY) -m loopsafe serve
 
-test: $(VENV)/.dev lint types pytest test-orm
+test: $(VENV)/.dev lint types pytest test-orm test-orm-memory
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check src tests benchmarks
@@ -43,9 +43,9 @@ bench-http: $(VENV)/.dev
 bench-stores: $(VENV)/.dev
 	$(PY) -m benchmarks.stores
 
-# SQLAlchemy's dialect suite (from the installed SQLAlchemy) on sqlite+loopsafe, on a file;
-# its own pytest invocation, since SQLAlchemy's plugin takes over collection.
-# (On :memory:, test-orm-memory: 14 failures and 1 error remain, see the README.)
+# SQLAlchemy's dialect suite (from the installed SQLAlchemy) on sqlite+loopsafe, on a file
+# (test-orm) and on :memory: (test-orm-memory); each its own pytest invocation, since
+# SQLAlchemy's plugin takes over collection.
 ORM_SUITE := $(BIN)/pytest -c tests/sqlalchemy/compliance/pytest.ini \
 	-p sqlalchemy.testing.plugin.pytestplugin tests/sqlalchemy/compliance -q
 ORM_FILES := suite_loopsafe.db* loopsafe_test_schema.db*

@@ -14,11 +14,12 @@ def _dict_row(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> dict[str, Any]:
     return {col[0]: value for col, value in zip(cursor.description, row, strict=True)}
 
 
-def _target(options: Options, memory_name: str) -> tuple[str, bool]:
+def _target(options: Options) -> tuple[str, bool]:
     if options.memory:
-        # The memdb VFS shares one in-memory database between all connections of this
-        # process whose name starts with "/": the writer and the readers see the same data.
-        return f"file:/{memory_name}?vfs=memdb", True
+        # Only the writer opens a ":memory:" Database (no readers, no fast path), so a
+        # private in-memory database is all it needs. Not the memdb VFS: ATTACH uses the
+        # main database's VFS, which would put every attached file in memory too.
+        return ":memory:", False
     path = os.fspath(options.path)
     if options.readonly:
         return f"file:{_quote(path)}?mode=ro", True
@@ -29,14 +30,14 @@ def _quote(path: str) -> str:
     return path.replace("%", "%25").replace("?", "%3f").replace("#", "%23")
 
 
-def connect(options: Options, *, writer: bool, memory_name: str) -> sqlite3.Connection:
+def connect(options: Options, *, writer: bool) -> sqlite3.Connection:
     """Open one connection configured for its role, then run ``open(setup=...)`` on it.
 
     Every connection a Database opens comes from here (the writer, each reader), so the
     setup function sees them all. Raises ``sqlite3.Error``; ``SetupError`` when the setup
     function raises (the connection is closed).
     """
-    target, uri = _target(options, memory_name)
+    target, uri = _target(options)
     if not options.memory and not options.readonly:
         directory = os.path.dirname(os.path.abspath(os.fspath(options.path)))
         if not os.path.isdir(directory):

@@ -139,7 +139,7 @@ class Inline:
         self.aborted = 0
         self.busy = 0
 
-    async def open(self, memory_name: str) -> None:
+    async def open(self) -> None:
         """Open the connection (in a worker thread) unless the fast path is off.
 
         Raises what opening a reader's connection raises (translated)."""
@@ -147,12 +147,12 @@ class Inline:
         if not options.inline or options.memory:
             return
         try:
-            self.conn = await asyncio.to_thread(self._connect, memory_name)
+            self.conn = await asyncio.to_thread(self._connect)
         except BaseException as exc:
             raise translate(exc, None)  # noqa: B904 (translate keeps the cause)
 
-    def _connect(self, memory_name: str) -> sqlite3.Connection:
-        conn = connect(self._options, writer=False, memory_name=memory_name)
+    def _connect(self) -> sqlite3.Connection:
+        conn = connect(self._options, writer=False)
         try:
             conn.execute("PRAGMA busy_timeout = 0")  # never wait for a lock on the loop
             conn.set_progress_handler(self._progress, STEPS)

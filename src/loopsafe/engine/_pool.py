@@ -37,29 +37,29 @@ class WorkerPool:
         self.writer: Writer | None = None
         self.hooks = Hooks()  # configure() functions, shared by every thread
 
-    async def start(self, loop: asyncio.AbstractEventLoop, memory_name: str) -> None:
+    async def start(self, loop: asyncio.AbstractEventLoop) -> None:
         """Start the writer first (it creates the file and turns on WAL), then the readers."""
         if not self.options.readonly:
-            writer = self._spawn(Writer, loop, "loopsafe-writer", memory_name, self.write)
+            writer = self._spawn(Writer, loop, "loopsafe-writer", self.write)
             assert isinstance(writer, Writer)
             self.writer = writer
             await self._ready(loop)
         # In-memory SQLite has no WAL: readers would block the writer's commits, so the
         # writer serves everything.
         for index in range(0 if self.options.memory else self.options.readers):
-            self._spawn(Reader, loop, f"loopsafe-reader-{index}", memory_name, self.read)
+            self._spawn(Reader, loop, f"loopsafe-reader-{index}", self.read)
         await self._ready(loop)
         _alive.add(self)
 
     def _spawn(
-        self, cls: type[Worker], loop: asyncio.AbstractEventLoop, name: str, memory: str, lane: Lane
+        self, cls: type[Worker], loop: asyncio.AbstractEventLoop, name: str, lane: Lane
     ) -> Worker:
         started = Request(Op.STARTED, loop.create_future())
         exited = Request(Op.EXITED, loop.create_future())
         extra: dict[str, Any] = {"source": lane.queue}
         if cls is Reader:
             extra["iterators"] = self.iterators
-        worker = cls(name, self.options, self.completions, started, exited, memory, **extra)
+        worker = cls(name, self.options, self.completions, started, exited, **extra)
         worker.hooks = self.hooks
         self.workers.append(worker)
         worker.start()

@@ -181,14 +181,12 @@ class Worker(threading.Thread):
         completions: Completions,
         started: Request,
         exited: Request,
-        memory_name: str,
     ) -> None:
         super().__init__(name=name, daemon=True)
         self.options = options
         self.completions = completions
         self.started = started
         self.exited = exited
-        self.memory_name = memory_name
         self.conn = None
         self.current: Request | None = None
         self.stopping = False  # set when the Database closes: queued work fails at once
@@ -197,7 +195,7 @@ class Worker(threading.Thread):
 
     def run(self) -> None:
         try:
-            conn = connect(self.options, writer=self.writer, memory_name=self.memory_name)
+            conn = connect(self.options, writer=self.writer)
         except BaseException as exc:
             self.started.error = translate(exc, None)
             self.completions.post(self.started)

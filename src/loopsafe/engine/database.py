@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
-import uuid
 import weakref
 from asyncio import get_running_loop
 from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Iterable
@@ -122,10 +121,9 @@ class Database:
         self._streams: set[Channel] = set()  # the iterations holding (or asking for) a reader
 
     async def _start(self) -> None:
-        memory_name = f"loopsafe-{uuid.uuid4().hex}"
         try:
-            await self._pool.start(self._loop, memory_name)
-            await self._inline.open(memory_name)
+            await self._pool.start(self._loop)
+            await self._inline.open()
         except BaseException:
             self._calls.closed = True
             self._pool.signal_stop()  # cancelled while opening: let the threads finish

@@ -20,12 +20,17 @@ Rule = Any  # sqlalchemy.testing.exclusions' compound predicates are untyped
 _yes: Callable[[], Rule] = exclusions.open
 _no: Callable[[], Rule] = exclusions.closed
 _only_if: Callable[..., Rule] = exclusions.only_if
+_skip_if: Callable[..., Rule] = exclusions.skip_if
 
 
 def _version(at_least: tuple[int, int, int]) -> bool:
     import sqlite3
 
     return sqlite3.sqlite_version_info >= at_least
+
+
+def _memory(config: Any) -> bool:
+    return not config.db.dialect._is_url_file_db(config.db.url)
 
 
 class Requirements(SuiteRequirements):
@@ -235,9 +240,18 @@ class Requirements(SuiteRequirements):
     def reflect_table_options(self) -> Rule:
         return _yes()
 
+    # A ``:memory:`` database belongs to the engine that opened it (its StaticPool holds
+    # the one adapter connection); another engine on ``sqlite+loopsafe://``, like the
+    # suite's testing_engine(), opens its own, empty database, as with sqlite3 and
+    # aiosqlite. So on ``:memory:`` no second engine sees the suite's tables.
+    # (SQLAlchemy's own requirements say the same of SQLite ``:memory:``.)
     @property
     def independent_connections(self) -> Rule:
-        return _yes()
+        return _skip_if(_memory, "a :memory: database is private to its engine")
+
+    @property
+    def independent_readonly_connections(self) -> Rule:
+        return self.independent_connections
 
     # -- reflection --------------------------------------------------------------------
 

@@ -8,10 +8,9 @@ here would only add a second, slower queue in front of them. So this pool never 
 checkout wait: it reuses an idle handle, or opens another, and keeps every handle
 returned to it for the next checkout (as many as were ever out at once).
 
-For ``:memory:`` every handle of the pool is on the same in-memory database, which lives
-until the pool is disposed — what ``StaticPool`` gives aiosqlite — but each handle keeps
-its own transaction, where ``StaticPool``'s one shared connection makes one session's
-ROLLBACK discard another's work.
+It is for files only: an adapter connection to ``:memory:`` is a private database, so
+each handle would see its own, empty one. The dialect gives ``:memory:`` ``StaticPool``
+(one connection for every session, as for aiosqlite).
 """
 
 from __future__ import annotations
